@@ -1,0 +1,224 @@
+"""Plugin discovery: entry points of group ``torchloom``, each plugin loaded and run in isolation.
+
+We do not use ``PluginManager.load_setuptools_entrypoints``: it imports everything eagerly and a
+single broken plugin aborts it half-way. Here each plugin is imported, checked and has its hooks
+called inside its own try/except; on failure its registrations are dropped (they were only
+pending) and it is quarantined with one warning. ``TORCHLOOM_STRICT_PLUGINS=1`` raises instead.
+"""
+from __future__ import annotations
+
+import os
+import time
+import traceback
+import warnings
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+import pluggy
+
+from .errors import NameClashError, PluginError, PluginWarning
+from .hookspecs import HOOK_NAMES, PROJECT, TorchloomSpecs
+from .registry import BUILTIN, KINDS, Command, Entry, PluginInfo, Registry, clash_message, make_entry
+
+GROUP = "torchloom"
+_HOOK_KIND = {"register_callbacks": "callback", "register_transforms": "transform",
+              "register_steppers": "stepper", "register_datasets": "dataset"}
+
+
+def _norm(name: str) -> str:
+    return name.strip().lower().replace("_", "-").replace(".", "-")
+
+
+def _env_list(var: str) -> set[str] | None:
+    value = os.environ.get(var)
+    if value is None:
+        return None
+    return {_norm(v) for v in value.split(",") if v.strip()}
+
+
+def strict_mode() -> bool:
+    """True when ``TORCHLOOM_STRICT_PLUGINS`` asks for errors instead of quarantine."""
+    return os.environ.get("TORCHLOOM_STRICT_PLUGINS", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _describe(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames:
+        text += f" (at {frames[-1].filename}:{frames[-1].lineno})"
+    return text
+
+
+class _Quarantine(Exception):
+    def __init__(self, cause: str, exc: BaseException | None = None) -> None:
+        super().__init__(cause)
+        self.cause, self.exc = cause, exc
+
+
+class _Collector:
+    """The ``register`` callable and ``cli`` object handed to one plugin's hooks; collects pending entries."""
+
+    def __init__(self, info: PluginInfo) -> None:
+        self.info = info
+        self.entries: list[Entry] = []
+        self.commands: list[Command] = []
+        self._seen: set[tuple[str, str]] = set()
+
+    def registrar(self, kind: str):
+        def register(name: str, target: Any, **manifest: Any) -> None:
+            entry = make_entry(kind, name, target, self.info.dist, self.info.version, self.info.name, **manifest)
+            if (kind, name) in self._seen:
+                raise PluginError(f"{kind} {name!r} registered twice by the same plugin")
+            self._seen.add((kind, name))
+            self.entries.append(entry)
+
+        register.__doc__ = f"register(name, target, **manifest): add a {kind} to the torchloom registry."
+        return register
+
+    def add_command(self, name: str, target: Any, help: str = "") -> None:
+        """Add a ``torchloom NAME`` subcommand; ``target`` is ``configure(parser)`` or ``"module:attr"``."""
+        if not isinstance(name, str) or not name or " " in name:
+            raise PluginError(f"command names must be non-empty strings without spaces, got {name!r}")
+        if any(c.name == name for c in self.commands):
+            raise PluginError(f"command {name!r} added twice by the same plugin")
+        self.commands.append(Command(name, target, help or "", self.info.dist, self.info.version, self.info.name))
+
+
+def _run_hooks(pm: pluggy.PluginManager, plugin: object, info: PluginInfo) -> _Collector:
+    """Register ``plugin`` with pluggy and call each of its hooks alone; raise _Quarantine on any failure."""
+    try:
+        pm.register(plugin, name=f"{info.dist}:{info.name}")
+    except Exception as e:  # PluginValidationError: a hookimpl whose arguments the spec lacks, duplicates
+        raise _Quarantine(f"invalid hook implementation: {e}", e) from e
+    for caller in pm.get_hookcallers(plugin) or []:
+        if caller.spec is None and any(i.plugin is plugin and not i.optionalhook for i in caller.get_hookimpls()):
+            pm.unregister(plugin)
+            raise _Quarantine(f"implements unknown hook {caller.name!r}; hooks are {', '.join(HOOK_NAMES)}")
+    others = [p for p in pm.get_plugins() if p is not plugin]
+    collector = _Collector(info)
+    try:
+        for hook in HOOK_NAMES:
+            call = pm.subset_hook_caller(hook, remove_plugins=others)
+            if hook == "register_commands":
+                call(cli=collector)
+            else:
+                call(register=collector.registrar(_HOOK_KIND[hook]))
+    except (Exception, SystemExit) as e:
+        pm.unregister(plugin)
+        raise _Quarantine(f"hook {hook} raised {_describe(e)}", e) from e
+    return collector
+
+
+def _commit(reg: Registry, collector: _Collector, strict: bool) -> None:
+    """Move a plugin's pending registrations into the registry (a kernel name is reserved: quarantine)."""
+    info = collector.info
+    for e in collector.entries:
+        owner = reg.owner(e.kind, e.name)
+        if owner is not None and owner.plugin == BUILTIN and info.name != BUILTIN:
+            raise _Quarantine(f"registers {e.kind} {e.name!r}, a name the torchloom kernel already provides")
+    for c in collector.commands:
+        old = reg.commands.get(c.name)
+        if old is not None and old.plugin == BUILTIN:
+            raise _Quarantine(f"adds command {c.name!r}, which the torchloom kernel already provides")
+    for e in collector.entries:
+        owner = reg.owner(e.kind, e.name)
+        reg.add(e)
+        if owner is not None:
+            msg = clash_message([owner, e])
+            if strict:
+                raise NameClashError(msg)
+            warnings.warn(f"torchloom: {msg}", PluginWarning, stacklevel=4)
+        info.provides.setdefault(e.kind, []).append(e.name)
+    for c in collector.commands:
+        old = reg.commands.get(c.name)
+        if old is not None:
+            msg = (f"command {c.name!r} is added by more than one distribution: {old.dist} {old.version} and "
+                   f"{c.dist} {c.version}; keeping {old.dist}'s")
+            if strict:
+                raise NameClashError(msg)
+            warnings.warn(f"torchloom: {msg}", PluginWarning, stacklevel=4)
+            continue
+        reg.commands[c.name] = c
+        info.commands.append(c.name)
+    for names in info.provides.values():
+        names.sort()
+
+
+def _entry_point_info(ep: EntryPoint) -> PluginInfo:
+    dist = getattr(ep, "dist", None)
+    name = dist.name if dist is not None else "(unknown distribution)"
+    version = dist.version if dist is not None else "?"
+    return PluginInfo(name=ep.name, dist=name, version=version, module=ep.value)
+
+
+def _selected(info: PluginInfo, only: set[str] | None, disable: set[str] | None) -> str:
+    """'' when the plugin should load, else why it is skipped."""
+    keys = {_norm(info.name), _norm(info.dist)}
+    if disable and keys & disable:
+        return f"skipped by TORCHLOOM_DISABLE_PLUGINS={os.environ.get('TORCHLOOM_DISABLE_PLUGINS', '')}"
+    if only is not None and not keys & only:
+        return f"not listed in TORCHLOOM_PLUGINS={os.environ.get('TORCHLOOM_PLUGINS', '')}"
+    return ""
+
+
+def _load_entry_point(ep: EntryPoint) -> object:
+    from .. import PLUGIN_API, __version__
+
+    try:
+        plugin = ep.load()
+    except (Exception, SystemExit) as e:
+        raise _Quarantine(f"import failed: {_describe(e)}", e) from e
+    api = getattr(plugin, "PLUGIN_API", PLUGIN_API)
+    if api != PLUGIN_API:
+        raise _Quarantine(f"built for torchloom PLUGIN_API {api!r}, but torchloom {__version__} "
+                          f"provides PLUGIN_API {PLUGIN_API}; upgrade the plugin or torchloom")
+    return plugin
+
+
+def discover(group: str = GROUP) -> Registry:
+    """Build a Registry: the built-in plugin first, then every selected entry point of ``group``."""
+    from .. import __version__
+    from . import builtin
+
+    start = time.perf_counter()
+    strict = strict_mode()
+    reg = Registry()
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(TorchloomSpecs)
+
+    info = PluginInfo(name=BUILTIN, dist="torchloom", version=__version__, module=builtin.__name__)
+    _commit(reg, _run_hooks(pm, builtin, info), strict=True)
+    reg.plugins.append(info)
+
+    only, disable = _env_list("TORCHLOOM_PLUGINS"), _env_list("TORCHLOOM_DISABLE_PLUGINS")
+    eps = sorted(entry_points(group=group), key=lambda ep: (_norm(getattr(ep.dist, "name", "") or ""), ep.name))
+    matched: set[str] = set()
+    for ep in eps:
+        info = _entry_point_info(ep)
+        matched |= {_norm(info.name), _norm(info.dist)}
+        reg.plugins.append(info)
+        skip = _selected(info, only, disable)
+        if skip:
+            info.status, info.cause = "disabled", skip
+            continue
+        plugin = None
+        try:
+            plugin = _load_entry_point(ep)
+            _commit(reg, _run_hooks(pm, plugin, info), strict)
+        except _Quarantine as q:
+            if plugin is not None and pm.is_registered(plugin):
+                pm.unregister(plugin)
+            info.status, info.cause, info.provides, info.commands = "quarantined", q.cause, {}, []
+            msg = (f"torchloom: plugin {info.name!r} from distribution {info.dist} {info.version} was "
+                   f"quarantined: {q.cause}. Other plugins are unaffected; set TORCHLOOM_STRICT_PLUGINS=1 "
+                   f"to make this an error or TORCHLOOM_DISABLE_PLUGINS={info.name} to skip it.")
+            if strict:
+                raise PluginError(msg) from q.exc
+            warnings.warn(msg, PluginWarning, stacklevel=3)
+    missing = sorted((only or set()) - matched)
+    if missing:
+        warnings.warn(f"torchloom: TORCHLOOM_PLUGINS names {', '.join(missing)}, but no installed plugin "
+                      f"(entry point or distribution) has that name", PluginWarning, stacklevel=3)
+    reg.discovery_seconds = time.perf_counter() - start
+    assert set(KINDS) == set(_HOOK_KIND.values())
+    return reg
