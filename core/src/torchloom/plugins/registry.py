@@ -259,15 +259,19 @@ class Registry:
         }
 
     # -- messages ----------------------------------------------------------------------------------
-    def unknown_message(self, kind: str, name: str) -> str:
-        """Lists installed names of the kind, suggests close ones, and says what to install or enable."""
-        installed = self.names(kind)
-        lines = [f"unknown {kind} {name!r}."]
+    def unknown_message(self, kind: str | None, name: str) -> str:
+        """Lists installed names (of ``kind``, or all), suggests close ones, says what to install or enable."""
+        label = kind or "name"
+        if kind is None:
+            installed = sorted({n for k in KINDS for n in self._entries[k]})
+        else:
+            installed = self.names(kind)
+        lines = [f"unknown {label} {name!r}."]
         close = difflib.get_close_matches(name, installed, n=3, cutoff=0.6)
         if close:
             lines.append("Did you mean " + " or ".join(repr(c) for c in close) + "?")
         elsewhere = [k for k in KINDS if k != kind and name in self._entries[k]]
-        if elsewhere:
+        if kind is not None and elsewhere:
             lines.append(f"{name!r} is registered as a {' and a '.join(elsewhere)}, not a {kind}.")
         dist = first_party_dist(name)
         if dist is not None:
@@ -287,7 +291,7 @@ class Registry:
             for p in self.plugins:
                 if p.status != "loaded":
                     lines.append(f"(plugin {p.name!r} from {p.dist} {p.version} is {p.status}: {p.cause})")
-        lines.append(f"Installed {kind}s: {', '.join(installed) if installed else '(none)'}.")
+        lines.append(f"Installed {label}s: {', '.join(installed) if installed else '(none)'}.")
         return " ".join(lines)
 
 
