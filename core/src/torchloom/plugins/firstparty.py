@@ -7,7 +7,8 @@ _PROVIDERS: dict[str, tuple[str, ...]] = {
     "torchloom-lamb": ("lamb", "lamb_step"),
     "torchloom-ema": ("ema",),
     "torchloom-vision": (
-        "fashion-mnist", "mnist", "flip", "flip_lr", "dihedral", "rotate", "zoom", "warp", "brightness",
+        "fashion-mnist", "fashion-sample", "mnist", "flip", "add_mask_codes", "affine_coord", "point_scaler",
+        "random_erasing", "to_tensor", "flip_lr", "dihedral", "rotate", "zoom", "warp", "brightness",
         "contrast", "saturation", "hue", "lighting", "resize", "random_resized_crop", "crop_pad",
         "normalize", "aug_transforms", "image_to_tensor", "pil_image", "pil_mask", "resnet18", "resnet34",
         "resnet50", "xresnet", "channels_last", "vision",

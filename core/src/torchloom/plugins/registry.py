@@ -259,6 +259,14 @@ class Registry:
         }
 
     # -- messages ----------------------------------------------------------------------------------
+    def _provider_hint(self, dist: str) -> str:
+        info = self.plugin(dist)
+        if info is not None and info.status == "quarantined":
+            return f"is provided by {dist} {info.version}, which is installed but was quarantined: {info.cause}"
+        if info is not None and info.status == "disabled":
+            return f"is provided by {dist}, which is installed but not loaded ({info.cause})."
+        return f"is provided by the distribution {dist}: pip install {dist}."
+
     def unknown_message(self, kind: str | None, name: str) -> str:
         """Lists installed names (of ``kind``, or all), suggests close ones, says what to install or enable."""
         label = kind or "name"
@@ -275,22 +283,17 @@ class Registry:
             lines.append(f"{name!r} is registered as a {' and a '.join(elsewhere)}, not a {kind}.")
         dist = first_party_dist(name)
         if dist is not None:
-            info = self.plugin(dist)
-            if info is not None and info.status == "quarantined":
-                lines.append(f"{name!r} is provided by {dist} {info.version}, which is installed but was "
-                             f"quarantined: {info.cause}")
-            elif info is not None and info.status == "disabled":
-                lines.append(f"{name!r} is provided by {dist}, which is installed but not loaded ({info.cause}).")
-            else:
-                lines.append(f"{name!r} is provided by the distribution {dist}: pip install {dist}.")
+            lines.append(f"{name!r} {self._provider_hint(dist)}")
         else:
             hint = difflib.get_close_matches(name, [n for n in FIRST_PARTY if n not in installed], n=1, cutoff=0.75)
             if hint:
-                d = FIRST_PARTY[hint[0]]
-                lines.append(f"Did you mean {hint[0]!r}? It is provided by the distribution {d}: pip install {d}.")
-            for p in self.plugins:
-                if p.status != "loaded":
-                    lines.append(f"(plugin {p.name!r} from {p.dist} {p.version} is {p.status}: {p.cause})")
+                lines.append(f"Did you mean {hint[0]!r}? It {self._provider_hint(FIRST_PARTY[hint[0]])}")
+            for p in self.quarantined:
+                lines.append(f"(plugin {p.name!r} from {p.dist} {p.version} is quarantined: {p.cause})")
+            off = [p.name for p in self.plugins if p.status == "disabled"]
+            if off:
+                lines.append(f"(installed but not loaded: {', '.join(off)}; see TORCHLOOM_PLUGINS and "
+                             f"TORCHLOOM_DISABLE_PLUGINS)")
         lines.append(f"Installed {label}s: {', '.join(installed) if installed else '(none)'}.")
         return " ".join(lines)
 
