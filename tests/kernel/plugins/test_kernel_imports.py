@@ -28,7 +28,7 @@ for kind in KINDS:
         try:
             entry.load()
         except Exception as e:
-            failed[f"{kind} {entry.name}"] = str(e)
+            failed[f"{{kind}} {{entry.name}}"] = str(e)
 for name in torchloom.__all__:
     try:
         getattr(torchloom, name)
