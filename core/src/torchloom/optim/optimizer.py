@@ -134,9 +134,7 @@ class BaseOptimizer:
             self._set_require_grad(False, p, state)
 
     def freeze(self) -> None:
-        """Train only the last parameter group."""
-        if len(self.param_lists) < 2:
-            raise ValueError("freeze() needs a model split in at least two parameter groups (see `splitter`)")
+        """Train only the last parameter group (a no-op for a model with one group, as in fastai)."""
         self.freeze_to(-1)
 
     def unfreeze(self) -> None:
