@@ -140,7 +140,10 @@ class EMA(Callback):
         return self._backup is not None
 
     def averaged_state(self) -> dict[str, torch.Tensor]:
-        """The averaged tensors by model ``state_dict`` key (loadable with ``model.load_state_dict(strict=False)``)."""
+        """The averaged tensors by model ``state_dict`` key, loadable with ``model.load_state_dict(..., strict=False)``.
+
+        Like ``nn.Module.state_dict()`` it returns the tensors themselves (updated in place), not copies.
+        """
         if self._pending is not None:
             return dict(self._pending)
         return dict(zip(self._names, self._avg))
@@ -185,7 +188,8 @@ class EMA(Callback):
     @torch.no_grad()
     def after_fit(self) -> None:
         self._swap_out()
-        if self.ema_at_end and self.n_updates > 0:
+        # validate()/get_preds() fire the fit events too: they must not change the weights
+        if self.ema_at_end and self.n_updates > 0 and not getattr(self.learn, "is_inference", False):
             torch._foreach_copy_(self._live, self._avg)
 
     def cleanup_fit(self) -> None:
