@@ -6,10 +6,10 @@ from types import SimpleNamespace
 import pytest
 import torch
 from torch import nn
+from torchloom_ema import EMA
 
 from torchloom import CancelStepException, Learner
 from torchloom.callback import FuncCallback
-from torchloom_ema import EMA
 
 N_BATCHES = 4
 
