@@ -20,7 +20,7 @@ from torchloom.torch_core import show_image, to_plain
 
 __all__ = [
     "imagenet_stats", "PILBase", "PILImage", "PILImageBW", "PILMask", "TensorImageBase", "TensorImage",
-    "TensorImageBW", "TensorMask", "TensorPoint", "TensorBBox", "load_image", "image2tensor",
+    "TensorImageBW", "TensorMask", "TensorPoint", "TensorBBox", "load_image", "image2tensor", "retype",
 ]
 
 imagenet_stats = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
@@ -41,9 +41,16 @@ def load_image(fn: str | Path, mode: str | None = None) -> Image.Image:
 
 def image2tensor(img: Image.Image | np.ndarray) -> Tensor:
     """A PIL image / HWC array as a uint8 CHW tensor (HW for masks stays HW)."""
-    arr = np.asarray(img)
-    t = torch.from_numpy(np.ascontiguousarray(arr))
+    t = torch.from_numpy(np.array(img, dtype=np.uint8, copy=True))
     return t.permute(2, 0, 1) if t.ndim == 3 else t.unsqueeze(0)
+
+
+def retype(t: Tensor, like: Tensor) -> Tensor:
+    """Give the plain result ``t`` of a computation the type and metadata of ``like``."""
+    res = t.as_subclass(type(like))
+    if like.__dict__:
+        res.__dict__.update(like.__dict__)
+    return res
 
 
 class PILBase(Image.Image):
