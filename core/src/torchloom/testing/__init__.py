@@ -1,1 +1,27 @@
-"""Package marker; see the modules inside."""
+"""torchloom.testing -- the conformance kit for plugin and callback authors.
+
+* ``synth_learner(...)`` -- a tiny Learner on synthetic tensors (CPU, about a second to fit).
+* ``EventRecorder`` -- a callback that records every event; ``assert_order(...)`` checks sequences.
+* ``CallbackContract`` -- a pytest base class. A plugin's whole conformance suite is::
+
+      # tests/test_contract.py
+      from torchloom.testing import CallbackContract
+
+      class TestMixUpContract(CallbackContract):
+          name = "mixup"            # a registered name (learn.use) ...
+          kwargs = {"alpha": 0.4}
+          # callback = MixUp        # ... or a Callback class (added with add_cb)
+
+  pytest collects the inherited tests: ``use`` then ``unuse`` leaves no residue, ``fit(1)`` works
+  with a finite loss, ``state_dict`` round-trips, a second ``use`` is idempotent, a
+  KeyboardInterrupt mid-fit leaves the learner clean, and importing the plugin changes nothing on
+  other learners. Override ``make_learner`` to train on your own data (e.g. images for a vision
+  callback), or set ``task = "classification"``.
+"""
+from __future__ import annotations
+
+from .contract import CallbackContract
+from .events import EventRecorder
+from .synth import SynthDataLoaders, synth_learner
+
+__all__ = ["CallbackContract", "EventRecorder", "SynthDataLoaders", "synth_learner"]
