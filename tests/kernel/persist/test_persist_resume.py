@@ -1,0 +1,44 @@
+"""Kill-and-resume: a run SIGKILLed after epoch k and resumed ends with the same weights."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from torchloom.persist.safe import load_file
+
+SCRIPT = str(Path(__file__).with_name("resume_script.py"))
+
+
+def _run(*args: str) -> str:
+    out = subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_killed_run_resumes_to_identical_weights(tmp_path):
+    full, killed = tmp_path / "full", tmp_path / "killed"
+    _run(str(full), "full")
+    proc = subprocess.Popen([sys.executable, SCRIPT, str(killed), "kill", "1"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.strip() == "checkpoint-written 1", proc.stderr.read() if not line else line
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert not (killed / "final_kill.safetensors").exists()
+    ckpt, meta = load_file(killed / "models" / "checkpoint.safetensors")
+    assert meta["kind"] == "checkpoint" and meta["epoch"] == 1
+    _run(str(killed), "resume")
+    a, _ = load_file(full / "final_full.safetensors")
+    b, _ = load_file(killed / "final_resume.safetensors")
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    # and the checkpoint really mattered: epoch-1 weights differ from the final ones
+    assert not torch.equal(ckpt["model"]["0.weight"], a["model"]["0.weight"])
