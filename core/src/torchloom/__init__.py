@@ -63,7 +63,8 @@ _LAZY: dict[str, str] = {
     "ItemGetter": "data.getters",
     "OneHotEncode": "data.transforms",
     "CategoryMap": "data.transforms",
-    "ToTensor": "data.transforms",
+    "EncodedMultiCategorize": "data.transforms",
+    "SkipItemException": "data.load",
     "collate": "data.load",
     "CollateError": "data.load",
     # learner (issue 4)

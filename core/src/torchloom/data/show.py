@@ -1,0 +1,42 @@
+"""Grid display of decoded samples (matplotlib is imported only when something is shown)."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..torch_core import show_title
+
+__all__ = ["show_samples", "get_grid"]
+
+
+def get_grid(n: int, nrows: int | None = None, ncols: int | None = None, figsize: tuple | None = None,
+             title: str | None = None) -> list:
+    """``n`` matplotlib axes in a grid (extra axes hidden)."""
+    import matplotlib.pyplot as plt
+
+    ncols = ncols or math.ceil(math.sqrt(n))
+    nrows = nrows or math.ceil(n / ncols)
+    figsize = figsize or (3 * ncols, 3 * nrows)
+    fig, axs = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False)
+    axs = [ax for row in axs for ax in row]
+    for ax in axs[n:]:
+        ax.set_axis_off()
+    if title:
+        fig.suptitle(title)
+    return axs[:n]
+
+
+def show_samples(samples: list, ctxs: list | None = None, **kwargs: Any) -> list:
+    """Show each decoded sample on its own axis: each element calls its ``show(ctx=ax)`` in turn."""
+    ctxs = ctxs if ctxs is not None else get_grid(len(samples), figsize=kwargs.pop("figsize", None))
+    res = []
+    for s, ctx in zip(samples, ctxs):
+        for x in s if isinstance(s, tuple) else (s,):
+            if hasattr(x, "show"):
+                ctx = x.show(ctx=ctx, **kwargs)
+            else:
+                ctx = show_title(str(x), ctx=ctx)
+        if hasattr(ctx, "axis") and not ctx.images:
+            ctx.axis("off")
+        res.append(ctx)
+    return res
