@@ -10,6 +10,7 @@ from torchloom_ema import EMA
 
 from torchloom import CancelStepException, Learner
 from torchloom.callback import FuncCallback
+from torchloom.testing import CallbackContract
 
 N_BATCHES = 4
 
@@ -259,3 +260,10 @@ def test_validate_and_get_preds_after_fit_use_the_average_and_keep_the_weights(e
     torch.testing.assert_close(valid_loss, ((expected - yb) ** 2).mean().item(), rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(preds, expected)
     assert _equal(_params(learn.model), before)  # inference never changes the weights
+
+
+class TestEMAContract(CallbackContract):
+    """torchloom's conformance kit."""
+
+    name = "ema"
+    kwargs = {"decay": 0.9}
