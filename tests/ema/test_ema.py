@@ -267,3 +267,28 @@ class TestEMAContract(CallbackContract):
 
     name = "ema"
     kwargs = {"decay": 0.9}
+
+
+def test_state_is_saved_in_checkpoints_and_resume_matches_an_uninterrupted_run(tmp_path):
+    from torchloom.callbacks.checkpoint import Checkpoint
+
+    ref = make_learner(path=tmp_path / "ref")
+    ref.use("ema", decay=0.9).add_cb(Checkpoint())
+    ref.fit(3)
+
+    def stop_in_epoch_2(cb):
+        if cb.learn.epoch == 1 and cb.learn.iter == 2 and cb.learn.training:
+            raise KeyboardInterrupt
+
+    run = make_learner(path=tmp_path / "run")
+    run.use("ema", decay=0.9).add_cb(Checkpoint()).add_cb(FuncCallback(name="stop", before_batch=stop_in_epoch_2))
+    with pytest.raises(KeyboardInterrupt):
+        run.fit(3)
+
+    resumed = make_learner(path=tmp_path / "run")
+    resumed.use("ema", decay=0.9).add_cb(Checkpoint())
+    resumed.fit(3, resume="checkpoint")
+    assert resumed.ema.n_steps == ref.ema.n_steps == 3 * N_BATCHES
+    for k, v in ref.ema.averaged_state().items():
+        torch.testing.assert_close(resumed.ema.averaged_state()[k], v)
+    assert _equal(_params(resumed.model), _params(ref.model))
