@@ -173,11 +173,14 @@ def _target(obj: Any) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
-def _obj_config(obj: Any) -> dict[str, Any]:
-    """Constructor kwargs of ``obj``: its ``get_config()``, else attributes named like ``__init__`` args."""
-    if hasattr(obj, "get_config"):
-        return dict(obj.get_config())
-    cfg = {}
+def _storable(v: Any) -> bool:
+    return isinstance(v, (bool, int, float, str, type(None), Tensor)) or (
+        isinstance(v, (list, tuple)) and all(isinstance(x, (bool, int, float, str)) for x in v))
+
+
+def _init_attrs(obj: Any, skip_defaults: bool = False) -> dict[str, Any]:
+    """Attributes of ``obj`` named like its ``__init__`` arguments (optionally only non-default ones)."""
+    cfg: dict[str, Any] = {}
     try:
         params = inspect.signature(type(obj).__init__).parameters
     except (TypeError, ValueError):
@@ -186,9 +189,25 @@ def _obj_config(obj: Any) -> dict[str, Any]:
         if name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or not hasattr(obj, name):
             continue
         v = getattr(obj, name)
-        if isinstance(v, (bool, int, float, str, type(None), Tensor)) or (
-                isinstance(v, (list, tuple)) and all(isinstance(x, (bool, int, float, str)) for x in v)):
-            cfg[name] = v
+        if not _storable(v):
+            continue
+        if skip_defaults and not isinstance(v, Tensor) and p.default is not p.empty and v == p.default:
+            continue
+        cfg[name] = v
+    return cfg
+
+
+def _obj_config(obj: Any) -> dict[str, Any]:
+    """Constructor kwargs of ``obj``: its ``get_config()``, else attributes named like ``__init__`` args
+    (plus the non-default settings of a wrapped ``obj.func`` module, as fastai-style losses hold one)."""
+    if hasattr(obj, "get_config"):
+        return dict(obj.get_config())
+    cfg = _init_attrs(obj)
+    inner = getattr(obj, "func", None)
+    takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(type(obj).__init__).parameters.values())
+    if isinstance(inner, nn.Module) and takes_kwargs:
+        for k, v in _init_attrs(inner, skip_defaults=True).items():
+            cfg.setdefault(k, v)
     return cfg
 
 
