@@ -4,7 +4,8 @@
 The venv is made without pip or packages; a `.pth` line makes the dev environment's site-packages
 (torch, pluggy, pytest, pip) visible so nothing is downloaded. torchloom itself is installed into it
 from a copy of `core/` (a regular, non-editable install: the template must ship as package data),
-and so is the rendered plugin. `TORCHLOOM_PLUGINS` limits discovery to the new plugin so whatever
+and the rendered plugin is installed editable, as the README's guide says. A wheel built from it
+shows it is ready to publish. `TORCHLOOM_PLUGINS` limits discovery to the new plugin so whatever
 else the dev environment holds cannot interfere, and strict mode turns a quarantine into a failure.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -53,8 +55,8 @@ class FreshEnv:
     def run(self, *cmd: object, cwd: Path | None = None) -> str:
         return _run([str(c) for c in cmd], self.env, cwd or self.root)
 
-    def pip_install(self, path: Path) -> None:
-        self.run(self.python, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--quiet", path)
+    def pip_install(self, *args: object) -> None:
+        self.run(self.python, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--quiet", *args)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +75,7 @@ def fresh(tmp_path_factory) -> FreshEnv:
     # the author's steps
     out = env.run(env.bin / "torchloom", "new-plugin", NAME, "--dir", env.plugin_dir)
     assert f"Created {DIST}" in out
-    env.pip_install(env.plugin_dir)
+    env.pip_install("-e", env.plugin_dir)  # as the guide says: an editable install while developing
     return env
 
 
@@ -107,7 +109,7 @@ def test_learn_use_works_in_a_script(fresh):
     )
     result = json.loads(fresh.run(fresh.python, script).strip().splitlines()[-1])
     assert result["module"] == f"{PACKAGE}.callback"
-    assert result["file"].startswith(str(fresh.venv))  # the installed copy, not the source folder
+    assert result["file"].startswith(str(fresh.plugin_dir))  # the editable install: the author's source
     assert result["n_steps"] == result["n_batches"] == len(result["norms"])
     assert all(v > 0 for v in result["norms"])
     assert result["used"][NAME]["dist"] == DIST
@@ -116,3 +118,15 @@ def test_learn_use_works_in_a_script(fresh):
 def test_rendered_plugin_tests_pass(fresh):
     out = fresh.run(fresh.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests", cwd=fresh.plugin_dir)
     assert " passed" in out and " failed" not in out
+
+
+def test_rendered_plugin_builds_a_publishable_wheel(fresh, tmp_path):
+    fresh.run(fresh.python, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
+              "--wheel-dir", tmp_path, fresh.plugin_dir)
+    (wheel,) = tmp_path.glob(f"{PACKAGE}-0.1.0-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+        entry_points = zf.read(f"{PACKAGE}-0.1.0.dist-info/entry_points.txt").decode()
+    assert {f"{PACKAGE}/plugin.py", f"{PACKAGE}/callback.py", f"{PACKAGE}/py.typed"} <= names
+    assert not any(n.startswith("tests/") for n in names)
+    assert f"[torchloom]\n{NAME} = {PACKAGE}.plugin" in entry_points
