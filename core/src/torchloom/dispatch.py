@@ -106,20 +106,21 @@ class TypeDispatch:
             return self.cache[typ]
         except KeyError:
             pass
-        hit = None
-        for t in typ.__mro__:
-            hit = self.funcs.get(t)
-            if hit is not None:
-                break
+        t = self.resolved_type(typ)
+        hit = None if t is None else self.funcs[t]
         self.cache[typ] = hit
         return hit
 
     def resolved_type(self, typ: type) -> type | None:
-        """The registered type that ``typ`` resolves to (``None`` when nothing matches)."""
-        for t in typ.__mro__:
+        """The registered type that ``typ`` resolves to: the nearest along its MRO, then ABCs it is a virtual
+        subclass of (``os.PathLike``, ``collections.abc.Sequence``...), then ``object``; ``None`` if none."""
+        for t in typ.__mro__[:-1]:
             if t in self.funcs:
                 return t
-        return None
+        for t in self.funcs:
+            if t is not object and issubclass(typ, t):
+                return t
+        return object if object in self.funcs else None
 
     def copy(self) -> TypeDispatch:
         res = TypeDispatch(name=self.name, skip_self=self.skip_self)

@@ -220,6 +220,13 @@ class Datasets:
     def new_empty(self) -> Datasets:
         return self.new([])
 
+    def dataloaders(self, bs: int = 64, shuffle: bool = True, val_bs: int | None = None, device: Any = None,
+                    path: str = ".", **kwargs: Any) -> Any:
+        """``DataLoaders`` over each split: the training one shuffled (drop_last), the others in order."""
+        from .block import dsets_dataloaders
+
+        return dsets_dataloaders(self, path=path, bs=bs, shuffle=shuffle, val_bs=val_bs, device=device, **kwargs)
+
     @contextmanager
     def set_split_idx(self, i: int | None):
         """Temporarily apply the transforms as for split ``i`` (e.g. train-time augmentation for TTA)."""

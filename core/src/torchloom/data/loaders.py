@@ -151,9 +151,9 @@ class DataLoaders:
         """One loader per dataset: the first shuffles and drops its last partial batch, the others do not."""
         if not ds:
             raise ValueError("DataLoaders.from_dsets needs at least one dataset")
-        dls = [DataLoader(d, bs=bs if i == 0 else (val_bs or bs), shuffle=shuffle and i == 0,
-                          drop_last=shuffle and i == 0, device=device, **kwargs) for i, d in enumerate(ds)]
-        return cls(*dls, path=path)
+        first = DataLoader(ds[0], bs=bs, shuffle=shuffle, drop_last=shuffle, device=device, **kwargs)
+        rest = [first.new(d, bs=val_bs or bs, shuffle=False, drop_last=False) for d in ds[1:]]
+        return cls(first, *rest, path=path)
 
     # --- export ------------------------------------------------------------------------------------------
     def get_spec(self) -> tuple[dict, dict[str, Tensor]]:
