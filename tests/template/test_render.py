@@ -5,12 +5,13 @@ import ast
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import tomllib
 
 from torchloom.cli import main
-from torchloom.newplugin import NewPluginError, plugin_names, render_plugin, render_template
+from torchloom.newplugin import NewPluginError, name_taken_by, plugin_names, render_plugin, render_template
 
 REPO = Path(__file__).resolve().parents[2]
 CONTRIB = REPO / "contrib" / "plugin-template"
@@ -95,31 +96,31 @@ def test_rendered_plugin_has_names_filled_in_and_valid_files(tmp_path):
 def test_empty_existing_folder_is_used_and_non_empty_one_refused(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert render_plugin("ema", empty) == empty.absolute()
-    assert (empty / "src" / "torchloom_ema" / "plugin.py").is_file()
+    assert render_plugin("probe", empty) == empty.absolute()
+    assert (empty / "src" / "torchloom_probe" / "plugin.py").is_file()
 
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "notes.txt").write_text("mine")
     with pytest.raises(NewPluginError, match="not empty"):
-        render_plugin("ema", busy)
+        render_plugin("probe", busy)
     assert [p.name for p in busy.iterdir()] == ["notes.txt"]
 
     afile = tmp_path / "afile"
     afile.write_text("x")
     with pytest.raises(NewPluginError, match="not a folder"):
-        render_plugin("ema", afile)
+        render_plugin("probe", afile)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "busy", "empty"]  # no temp folders left
 
 
 def test_cli_renders_into_dir_and_reports_errors(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(["new-plugin", "ema"]) == 0  # default folder: ./torchloom-ema
+    assert main(["new-plugin", "probe"]) == 0  # default folder: ./torchloom-probe
     out = capsys.readouterr().out
-    assert "Created torchloom-ema" in out and "pip install -e torchloom-ema" in out
-    assert (tmp_path / "torchloom-ema" / "pyproject.toml").is_file()
+    assert "Created torchloom-probe" in out and "pip install -e torchloom-probe" in out
+    assert (tmp_path / "torchloom-probe" / "pyproject.toml").is_file()
 
-    assert main(["new-plugin", "ema"]) == 2
+    assert main(["new-plugin", "probe"]) == 2
     assert "not empty" in capsys.readouterr().err
 
     assert main(["new-plugin", "Bad_Name", "--dir", "x"]) == 2
@@ -132,3 +133,28 @@ def test_console_script_help_lists_new_plugin():
     out = subprocess.run([sys.executable, "-m", "torchloom.cli", "new-plugin", "--help"],
                          capture_output=True, text=True, check=True).stdout
     assert "--dir DIR" in out and "NAME" in out
+
+
+@pytest.mark.parametrize(("name", "dist"), [("mixup", "torchloom-mixup"), ("ema", "torchloom-ema"),
+                                            ("fashion-mnist", "torchloom-vision")])
+def test_names_other_distributions_provide_are_refused(name, dist, tmp_path):
+    with pytest.raises(NewPluginError, match=f"already provided by {dist}.*pick another name"):
+        render_plugin(name, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert render_plugin(name, tmp_path / "out", check_name=False).is_dir()  # the API can skip the check
+
+
+def test_installed_names_count_unless_they_are_the_plugin_itself(monkeypatch, tmp_path):
+    import torchloom.plugins.registry as registry
+
+    providers: list[str] = []
+    fake = SimpleNamespace(which=lambda name: [SimpleNamespace(dist=d) for d in providers])
+    monkeypatch.setattr(registry, "get_registry", lambda: fake)
+    names = plugin_names("example")
+    assert name_taken_by(names) is None
+    providers.append("torchloom_example")  # itself, installed (regenerating contrib/plugin-template)
+    assert name_taken_by(names) is None
+    providers.append("acme-example-tools")  # somebody else's plugin registers 'example'
+    assert name_taken_by(names) == "acme-example-tools"
+    assert main(["new-plugin", "example", "--dir", str(tmp_path / "x")]) == 2
+    assert not (tmp_path / "x").exists()

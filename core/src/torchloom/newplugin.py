@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
-__all__ = ["NewPluginError", "PluginNames", "configure", "plugin_names", "render_plugin", "render_template"]
+__all__ = ["NewPluginError", "PluginNames", "configure", "name_taken_by", "plugin_names", "render_plugin",
+           "render_template"]
 
 TEMPLATE_PACKAGE = "torchloom"
 TEMPLATE_DIR = "plugin_template"
@@ -73,6 +74,26 @@ def plugin_names(name: str) -> PluginNames:
     return PluginNames(name=name, dist="torchloom-" + "-".join(words), package=package, class_name=class_name)
 
 
+def name_taken_by(names: PluginNames) -> str | None:
+    """The distribution that already provides ``names.name``, else None.
+
+    Two distributions registering one name make it unusable, so a new plugin must pick a free name.
+    First-party names (torchloom's own plugins) always count; an installed plugin counts unless it is
+    the very distribution being rendered (re-rendering one's own installed plugin is fine).
+    """
+    from .plugins.firstparty import first_party_dist
+    from .plugins.registry import get_registry
+
+    first_party = first_party_dist(names.name)
+    if first_party:
+        return first_party
+    try:
+        providers = [e.dist for e in get_registry().which(names.name)]
+    except Exception:  # a broken environment must not stop an author from starting a plugin
+        providers = []
+    return next((d for d in providers if re.sub(r"[-_.]+", "-", d.lower()) != names.dist), None)
+
+
 def _template_root() -> Traversable:
     return resources.files(TEMPLATE_PACKAGE).joinpath(TEMPLATE_DIR)
 
@@ -116,13 +137,21 @@ def render_template(name: str) -> dict[str, str]:
     return files
 
 
-def render_plugin(name: str, dest: str | os.PathLike[str] | None = None) -> Path:
+def render_plugin(name: str, dest: str | os.PathLike[str] | None = None, check_name: bool = True) -> Path:
     """Write the template rendered for ``name`` into ``dest`` (default ``./torchloom-<name>``).
 
-    ``dest`` must not exist or be an empty folder. The files are written to a temporary folder
-    beside ``dest`` and moved into place at the end, so an error leaves nothing behind.
+    ``dest`` must not exist or be an empty folder, and (with ``check_name``) no other distribution
+    may already provide ``name``. The files are written to a temporary folder beside ``dest`` and
+    moved into place at the end, so an error leaves nothing behind.
     """
     files = render_template(name)
+    if check_name:
+        taken = name_taken_by(plugin_names(name))
+        if taken:
+            raise NewPluginError(
+                f"the name {name!r} is already provided by {taken}; installing both would make "
+                f"learn.use({name!r}) ambiguous, so pick another name"
+            )
     target = Path(dest) if dest is not None else Path(plugin_names(name).dist)
     target = target.expanduser().absolute()
     if target.exists():
