@@ -64,7 +64,7 @@ _LAZY: dict[str, str] = {
     "OneHotEncode": "data.transforms",
     "CategoryMap": "data.transforms",
     "EncodedMultiCategorize": "data.transforms",
-    "SkipItemException": "data.load",
+    "SkipItemException": "transform",
     "collate": "data.load",
     "CollateError": "data.load",
     # learner (issue 4)

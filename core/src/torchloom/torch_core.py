@@ -53,7 +53,8 @@ class TensorBase(Tensor):
     """A ``torch.Tensor`` that keeps its subtype and metadata through torch ops.
 
     ``TensorBase(x, **meta)`` accepts tensors, arrays, lists or numbers; keyword arguments become metadata
-    (attributes in the instance ``__dict__``) that ops propagate as a shallow copy.
+    (attributes in the instance ``__dict__``) that ops propagate as a shallow copy. Subtypes that can be
+    displayed define ``show(ctx=None, **kwargs) -> ctx`` (decoding stops at the first showable type).
     """
 
     def __new__(cls, x: Any = None, /, **kwargs: Any) -> TensorBase:
@@ -112,10 +113,6 @@ class TensorBase(Tensor):
             self.__dict__.update({k: _copy(v) for k, v in d.items()} if as_copy else d)
         return self
 
-    def show(self, ctx: Any = None, **kwargs: Any) -> Any:
-        """Show the tensor's values as a title (subtypes such as images override this)."""
-        v = self.item() if self.numel() == 1 else self.tolist()
-        return show_title(str(v), ctx=ctx, **kwargs)
 
 
 def _copy(v: Any) -> Any:

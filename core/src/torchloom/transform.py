@@ -16,7 +16,7 @@ from torch import Tensor
 
 from .dispatch import NO_ANNOTATION, DispatchAttr, TypeDispatch, annotated_types, return_annotation
 
-__all__ = ["Transform", "ItemTransform", "DisplayedTransform", "RandTransform", "Pipeline", "TransformError",
+__all__ = ["SkipItemException", "Transform", "ItemTransform", "DisplayedTransform", "RandTransform", "Pipeline", "TransformError",
            "mk_transform"]
 
 _KINDS = ("encodes", "decodes", "setups")
@@ -29,6 +29,10 @@ class TransformError(Exception):
     def __init__(self, msg: str, transform: Any = None) -> None:
         super().__init__(msg)
         self.transform = transform
+
+
+class SkipItemException(Exception):
+    """Raise in an item transform to drop that item (the DataLoader leaves it out of its batch)."""
 
 
 class _TfmDict(dict):
@@ -328,7 +332,11 @@ def mk_transform(f: Any) -> Transform:
 
 
 def _describe(o: Any) -> str:
-    r = repr(o) if not isinstance(o, Tensor) else f"{type(o).__name__}(shape={tuple(o.shape)}, dtype={o.dtype})"
+    if isinstance(o, Tensor):
+        return f"{type(o).__name__}(shape={tuple(o.shape)}, dtype={o.dtype})"
+    if isinstance(o, tuple) and len(o) < 10:
+        return "(" + ", ".join(_describe(x) for x in o) + ")"
+    r = repr(o)
     return r if len(r) < 120 else r[:117] + "..."
 
 
@@ -384,7 +392,7 @@ class Pipeline:
         for f in self.fs:
             try:
                 o = f(o, split_idx=si)
-            except TransformError:
+            except (TransformError, SkipItemException):
                 raise
             except Exception as e:
                 raise TransformError(f"transform {f.name!r} failed on {_describe(o)}: {type(e).__name__}: {e}",

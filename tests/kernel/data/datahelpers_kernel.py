@@ -4,10 +4,14 @@ from __future__ import annotations
 import torch
 
 from torchloom import TensorBase
+from torchloom.torch_core import show_image
 
 
 class TensorImage(TensorBase):
     """Stand-in for the vision plugin's image type (the kernel tests run without plugins)."""
+
+    def show(self, ctx=None, **kwargs):
+        return show_image(self, ctx=ctx, **kwargs)
 
 
 class TensorMask(TensorBase):

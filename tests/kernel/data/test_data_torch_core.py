@@ -121,4 +121,4 @@ def test_show_on_types_is_protocol():
 
     ctx = TensorText(torch.zeros(1)).show(ctx=[])
     assert ctx == ["text!"]
-    assert TensorCategory(2).show(ctx=[]) == ["2"]
+    assert not hasattr(TensorCategory(2), "show")  # decoding continues to the label, which shows

@@ -7,7 +7,15 @@ import pytest
 import torch
 from datahelpers_kernel import TensorImage, TensorMask
 
-from torchloom import ItemTransform, Pipeline, RandTransform, TensorBase, TensorCategory, Transform, TypeDispatch
+from torchloom import (
+    ItemTransform,
+    Pipeline,
+    RandTransform,
+    TensorBase,
+    TensorCategory,
+    Transform,
+    TypeDispatch,
+)
 from torchloom.transform import DisplayedTransform, TransformError
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..transform import ItemTransform, Pipeline, Transform, TransformError, mk_transform
+from ..transform import Pipeline, Transform, TransformError, mk_transform
+from .getters import Getter
 from .lists import Datasets
 from .loaders import DataLoaders
 from .splitters import RandomSplitter
@@ -84,7 +85,7 @@ def _getter(f: Any) -> Any:
         return f
     if not callable(f):
         raise TypeError(f"getters must be callables, got {f!r}")
-    return ItemTransform(enc=f)
+    return Getter(f)
 
 
 class DataBlock:

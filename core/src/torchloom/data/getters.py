@@ -7,7 +7,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["get_files", "get_image_files", "get_text_files", "parent_label", "RegexLabeller", "ColReader",
+from ..transform import ItemTransform
+
+__all__ = ["exportable", "Getter", "get_files", "get_image_files", "get_text_files", "parent_label", "RegexLabeller", "ColReader",
            "ItemGetter", "AttrGetter", "image_extensions"]
 
 image_extensions = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
@@ -61,31 +63,79 @@ def get_text_files(path: str | os.PathLike, recurse: bool = True, folders: Itera
     return get_files(path, extensions=[".txt"], recurse=recurse, folders=folders)
 
 
+def exportable(f: Any) -> Any:
+    """Mark a module-level getter function as safe to rebuild by name from an exported learner's spec."""
+    f.__torchloom_exportable__ = True
+    return f
+
+
+def _resolve_exportable(target: str) -> Any:
+    import importlib
+
+    mod, _, qual = target.partition(":")
+    obj: Any = importlib.import_module(mod)
+    for part in qual.split("."):
+        obj = getattr(obj, part)
+    if not getattr(obj, "__torchloom_exportable__", False):
+        raise TypeError(f"refusing to rebuild getter {target!r}: it is not marked @exportable")
+    return obj
+
+
+class Getter(ItemTransform):
+    """Runs a getter function on the whole item (a tuple or DataFrame row is not split up).
+
+    Exportable when the function is module-level and marked ``@exportable`` (``parent_label`` is).
+    """
+
+    def __init__(self, func: Any) -> None:
+        super().__init__()
+        self.func = _resolve_exportable(func) if isinstance(func, str) else func
+        if not callable(self.func):
+            raise TypeError(f"a getter must be callable, got {func!r}")
+        self.name = getattr(self.func, "__name__", type(self.func).__name__)
+
+    def encodes(self, o: Any) -> Any:
+        return self.func(o)
+
+    def get_config(self) -> dict:
+        f = self.func
+        qual = getattr(f, "__qualname__", "")
+        if not getattr(f, "__torchloom_exportable__", False) or "<" in qual:
+            raise TypeError(f"getter {self.name!r} cannot be exported: use a module-level function marked "
+                            "@torchloom.data.getters.exportable, or ColReader/RegexLabeller/ItemGetter")
+        return {"func": f"{f.__module__}:{qual}"}
+
+
+@exportable
 def parent_label(o: str | os.PathLike) -> str:
     """The name of the folder holding ``o`` (``train/cat/1.jpg`` -> ``cat``)."""
     return Path(o).parent.name
 
 
-class RegexLabeller:
+class RegexLabeller(ItemTransform):
     """The first group of ``pat`` matched against the item (its file name when ``match`` is false on a path)."""
 
     def __init__(self, pat: str, match: bool = False) -> None:
-        self.pat_str = pat
+        super().__init__()
+        self.pat_str, self.match = pat, match
         self.pat = re.compile(pat)
         self.matcher = self.pat.match if match else self.pat.search
 
-    def __call__(self, o: Any) -> str:
+    def encodes(self, o: Any) -> str:
         s = str(o.as_posix() if isinstance(o, Path) else o)
         res = self.matcher(s)
         if res is None:
             raise ValueError(f"RegexLabeller: pattern {self.pat_str!r} does not match {s!r}")
         return res.group(1) if res.groups() else res.group(0)
 
+    def get_config(self) -> dict:
+        return {"pat": self.pat_str, "match": self.match}
+
     def __repr__(self) -> str:
         return f"RegexLabeller({self.pat_str!r})"
 
 
-class ColReader:
+class ColReader(ItemTransform):
     """Read column(s) ``cols`` of a DataFrame row (duck-typed: anything indexable by column name).
 
     ``pref``/``suff`` are added to string values (e.g. a folder and an extension); ``label_delim`` splits a
@@ -94,7 +144,8 @@ class ColReader:
 
     def __init__(self, cols: str | int | list, pref: str | os.PathLike = "", suff: str = "",
                  label_delim: str | None = None) -> None:
-        self.cols = cols if isinstance(cols, (list, tuple)) else [cols]
+        super().__init__()
+        self.cols = list(cols) if isinstance(cols, (list, tuple)) else [cols]
         self.pref = str(pref) + os.path.sep if isinstance(pref, Path) else pref
         self.suff, self.label_delim = suff, label_delim
 
@@ -110,35 +161,48 @@ class ColReader:
             return f"{self.pref}{o}{self.suff}"
         return o.split(self.label_delim) if len(o) > 0 else []
 
-    def __call__(self, o: Any) -> Any:
+    def encodes(self, o: Any) -> Any:
         if len(self.cols) == 1:
             return self._do_one(o, self.cols[0])
         return [self._do_one(o, c) for c in self.cols]
+
+    def get_config(self) -> dict:
+        return {"cols": self.cols, "pref": self.pref, "suff": self.suff, "label_delim": self.label_delim}
 
     def __repr__(self) -> str:
         return f"ColReader({self.cols!r})"
 
 
-class ItemGetter:
+class ItemGetter(ItemTransform):
     """``o[i]``: pick one element of each item."""
 
     def __init__(self, i: Any) -> None:
+        super().__init__()
         self.i = i
 
-    def __call__(self, o: Any) -> Any:
+    def encodes(self, o: Any) -> Any:
         return o[self.i]
 
+    def get_config(self) -> dict:
+        return {"i": self.i}
 
-class AttrGetter:
+
+class AttrGetter(ItemTransform):
     """``getattr(o, nm)`` (``default`` when missing)."""
 
     _missing: Any = object()
 
     def __init__(self, nm: str, default: Any = _missing) -> None:
+        super().__init__()
         self.nm, self.default = nm, default
 
-    def __call__(self, o: Any) -> Any:
+    def encodes(self, o: Any) -> Any:
         if self.default is AttrGetter._missing:
             return getattr(o, self.nm)
         return getattr(o, self.nm, self.default)
+
+    def get_config(self) -> dict:
+        if self.default is AttrGetter._missing:
+            return {"nm": self.nm}
+        return {"nm": self.nm, "default": self.default}
 

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from ..torch_core import to_device
-from ..transform import Pipeline
+from ..transform import Pipeline, SkipItemException
 
 __all__ = ["DataLoader", "collate", "CollateError", "SkipItemException"]
 
@@ -26,10 +26,6 @@ _DisableSubclass = torch._C.DisableTorchFunctionSubclass
 
 class CollateError(RuntimeError):
     """Samples of one batch could not be stacked (mismatched shapes or types)."""
-
-
-class SkipItemException(Exception):
-    """Raise in an item transform to drop that item from its batch."""
 
 
 def _shape_error(samples: list, path: str, idxs: list[int] | None) -> CollateError:

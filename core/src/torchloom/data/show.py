@@ -35,8 +35,17 @@ def show_samples(samples: list, ctxs: list | None = None, **kwargs: Any) -> list
             if hasattr(x, "show"):
                 ctx = x.show(ctx=ctx, **kwargs)
             else:
-                ctx = show_title(str(x), ctx=ctx)
+                ctx = show_title(_short(x), ctx=ctx)
         if hasattr(ctx, "axis") and not ctx.images:
             ctx.axis("off")
         res.append(ctx)
     return res
+
+
+def _short(x: Any) -> str:
+    from torch import Tensor
+
+    if isinstance(x, Tensor):
+        return str(x.item()) if x.numel() == 1 else f"{type(x).__name__}{tuple(x.shape)}"
+    r = str(x)
+    return r if len(r) < 60 else r[:57] + "..."
