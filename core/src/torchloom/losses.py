@@ -24,9 +24,10 @@ class BaseLoss:
         self.func = loss_cls(*args, **kwargs)
 
     def __call__(self, inp: Tensor, targ: Tensor, **kwargs: Any) -> Tensor:
-        if self.axis != -1 and self.axis != inp.ndim - 1:
-            inp = inp.transpose(self.axis, -1)
-            targ = targ.transpose(self.axis, -1) if targ.ndim == inp.ndim else targ
+        if self.axis != -1 and self.axis != inp.ndim - 1:  # move the class axis last, others keep their order
+            if targ.ndim == inp.ndim:
+                targ = targ.movedim(self.axis, -1)
+            inp = inp.movedim(self.axis, -1)
         if self.floatify and targ.dtype not in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
             targ = targ.float()
         elif targ.dtype in (torch.int8, torch.int16, torch.int32, torch.uint8) and not self.floatify:

@@ -89,6 +89,9 @@ class AvgMetric(Metric):
 class AvgLoss(Metric):
     """Average loss over an epoch (weighted by batch size)."""
 
+    def __init__(self) -> None:
+        self.reset()
+
     def reset(self) -> None:
         self.total: Tensor | float = 0.0
         self.count = 0
