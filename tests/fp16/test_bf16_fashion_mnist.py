@@ -17,6 +17,7 @@ import pytest
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
+
 from torchloom import CrossEntropyLossFlat, Learner, accuracy
 
 ROOT = Path("/usr/share/datasets/fashion-mnist")
