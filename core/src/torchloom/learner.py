@@ -149,6 +149,8 @@ class Learner(ScheduleMixin, PersistMixin):
         self.loss: Any = None
         self.loss_grad: Any = None
         self.smooth_loss: Any = None
+        self._batch_dev: torch.device | None = None
+        self._n_inp: int | None = None
         # callbacks
         self._insertion: list[Callback] = []
         self.cbs: list[Callback] = []

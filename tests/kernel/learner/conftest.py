@@ -13,7 +13,6 @@ import torch
 from torchloom.plugins import reset_registry
 from torchloom.testing import EventRecorder, synth_learner
 
-
 # Tiny models on a shared 2-core machine: one intra-op thread avoids oversubscription (20x faster here).
 torch.set_num_threads(1)
 

@@ -62,7 +62,7 @@ class CallbackContract:
     @staticmethod
     def _fingerprint(learn: Any) -> dict[str, Any]:
         return {
-            "attrs": sorted(k for k in vars(learn)),
+            "attrs": sorted(k for k in vars(learn) if not k.startswith("_")),
             "cbs": [id(c) for c in learn.cbs],
             "loss_func": id(learn.loss_func),
             "model": id(learn.model),
