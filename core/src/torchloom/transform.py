@@ -143,7 +143,7 @@ class Transform(metaclass=_TfmMeta):
     def _call(self, disp: TypeDispatch, x: Any, kwargs: dict) -> Any:
         if self._retain:
             res = self._do(disp, x, kwargs)
-            if isinstance(res, list):
+            if isinstance(res, list) and isinstance(x, tuple):
                 res = tuple(res)
             return _cast_to(res, type(x)) if _is_plain_tuple(res) and type(x) is not tuple and \
                 isinstance(x, tuple) else res

@@ -94,6 +94,9 @@ class Getter(ItemTransform):
             raise TypeError(f"a getter must be callable, got {func!r}")
         self.name = getattr(self.func, "__name__", type(self.func).__name__)
 
+    def __call__(self, o: Any, split_idx: int | None = None, **kwargs: Any) -> Any:
+        return self.func(o)  # the getter's result is kept as is (a list of labels stays a list)
+
     def encodes(self, o: Any) -> Any:
         return self.func(o)
 

@@ -122,6 +122,7 @@ class MultiCategorize(Categorize):
     """A list of labels -> ``TensorMultiCategory`` of indices (use ``OneHotEncode`` after it)."""
 
     order = 1
+    _retain = True  # a tuple of labels is one target, not several
 
     def __init__(self, vocab: Iterable[Any] | None = None, add_na: bool = False) -> None:
         super().__init__(vocab=vocab, sort=True, add_na=add_na)
