@@ -29,7 +29,7 @@ _LAZY: dict[str, str] = {
     # models and learners
     "AdaptiveConcatPool2d": "models.layers", "Flatten": "models.layers", "create_body": "models.vision",
     "create_head": "models.vision", "create_vision_model": "models.vision", "vision_learner": "learner",
-    "model_meta": "models.vision", "DynamicUnet": "models.unet", "create_unet_model": "models.unet",
+    "model_meta": "models.vision", "SmallResNet": "models.small", "DynamicUnet": "models.unet", "create_unet_model": "models.unet",
     "unet_learner": "learner", "dice": "metrics", "Dice": "metrics", "DiceMulti": "metrics",
     "foreground_acc": "metrics",
     # show and datasets

@@ -157,6 +157,7 @@ class TensorMask(TensorImageBase):
     """A segmentation mask tensor (integer codes); ``codes`` metadata names them."""
 
     _show_args = {"alpha": 0.5, "cmap": "tab20"}
+    int_codes = True  # the kernel's IntToFloatTensor makes masks long, not float
 
     def show(self, ctx: Any = None, **kwargs: Any) -> Any:
         codes = getattr(self, "codes", None)
