@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -49,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PluginError as e:
         print(f"torchloom: error: {e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `torchloom plugins | head`
+        sys.stdout = open(os.devnull, "w")
+        return 0
 
 
 # -- torchloom plugins ---------------------------------------------------------------------------------
@@ -79,10 +83,11 @@ def format_plugins(reg: Registry) -> str:
     """Human-readable listing: one block per plugin with its distribution, status and names by kind."""
     out = [f"torchloom {__version__} (PLUGIN_API {PLUGIN_API}); "
            f"{sum(p.status == 'loaded' for p in reg.plugins)} plugin(s) loaded, "
-           f"discovery {reg.discovery_seconds * 1000:.0f} ms", ""]
+           f"discovery {reg.discovery_seconds * 1000:.0f} ms (metadata scan {reg.scan_seconds * 1000:.0f} ms)", ""]
     for p in reg.plugins:
         status = {"loaded": "loaded", "disabled": "disabled", "quarantined": "QUARANTINED"}[p.status]
-        out.append(f"{p.name}  {p.dist} {p.version}  [{status}]  ({p.module})")
+        took = f", {p.load_seconds * 1000:.0f} ms" if p.status != "disabled" else ""
+        out.append(f"{p.name}  {p.dist} {p.version}  [{status}]  ({p.module}{took})")
         if p.cause:
             out.append(textwrap.fill(p.cause, 100, initial_indent="    cause: ", subsequent_indent=" " * 11))
         rows = [(k, p.provides[k]) for k in KINDS if p.provides.get(k)]

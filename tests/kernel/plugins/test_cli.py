@@ -49,7 +49,7 @@ def test_plugins_lists_distributions_versions_names_and_quarantine(listed: Site,
         assert main(["plugins"]) == 0
     out = capsys.readouterr().out
     assert "builtin  torchloom 0.1.0  [loaded]" in out
-    block = out[out.index("tl-good  tl-good 1.2.3  [loaded]  (tl_good.plugin)"):]
+    block = out[out.index("tl-good  tl-good 1.2.3  [loaded]  (tl_good.plugin, "):]
     assert block.splitlines()[1:5] == ["    callbacks:  sparkle", "    steppers:   sparkle_opt",
                                        "    datasets:   tiny", "    commands:   hello"]
     assert "tl-broken  tl-broken 0.0.1  [QUARANTINED]" in out

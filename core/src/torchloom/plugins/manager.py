@@ -11,7 +11,7 @@ import os
 import time
 import traceback
 import warnings
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint, distributions
 from typing import Any
 
 import pluggy
@@ -144,10 +144,31 @@ def _commit(reg: Registry, collector: _Collector, strict: bool) -> None:
         names.sort()
 
 
+def entry_points(group: str) -> list[EntryPoint]:
+    """``importlib.metadata.entry_points(group=group)``, faster: only distributions whose
+    ``entry_points.txt`` mentions the group are parsed (there may be hundreds of unrelated ones).
+    Like the stdlib, the first distribution of a name on ``sys.path`` wins."""
+    found: list[EntryPoint] = []
+    seen: set[str] = set()
+    for dist in distributions():
+        text = dist.read_text("entry_points.txt")
+        if not text or group not in text:
+            continue
+        eps = dist.entry_points.select(group=group)
+        if not eps:
+            continue
+        name = _norm(dist.metadata["Name"] or "")
+        if name not in seen:
+            seen.add(name)
+            found.extend(eps)
+    return found
+
+
 def _entry_point_info(ep: EntryPoint) -> PluginInfo:
     dist = getattr(ep, "dist", None)
-    name = dist.name if dist is not None else "(unknown distribution)"
-    version = dist.version if dist is not None else "?"
+    meta = dist.metadata if dist is not None else None
+    name = (meta["Name"] if meta is not None else None) or "(unknown distribution)"
+    version = (meta["Version"] if meta is not None else None) or "?"
     return PluginInfo(name=ep.name, dist=name, version=version, module=ep.value)
 
 
@@ -189,19 +210,22 @@ def discover(group: str = GROUP) -> Registry:
     info = PluginInfo(name=BUILTIN, dist="torchloom", version=__version__, module=builtin.__name__)
     _commit(reg, _run_hooks(pm, builtin, info), strict=True)
     reg.plugins.append(info)
+    info.load_seconds = time.perf_counter() - start
 
     only, disable = _env_list("TORCHLOOM_PLUGINS"), _env_list("TORCHLOOM_DISABLE_PLUGINS")
-    eps = sorted(entry_points(group=group), key=lambda ep: (_norm(getattr(ep.dist, "name", "") or ""), ep.name))
+    scan_start = time.perf_counter()
+    infos = sorted(((_entry_point_info(ep), ep) for ep in entry_points(group)),
+                   key=lambda pair: (_norm(pair[0].dist), pair[0].name))
+    reg.scan_seconds = time.perf_counter() - scan_start
     matched: set[str] = set()
-    for ep in eps:
-        info = _entry_point_info(ep)
+    for info, ep in infos:
         matched |= {_norm(info.name), _norm(info.dist)}
         reg.plugins.append(info)
         skip = _selected(info, only, disable)
         if skip:
             info.status, info.cause = "disabled", skip
             continue
-        plugin = None
+        plugin, t0 = None, time.perf_counter()
         try:
             plugin = _load_entry_point(ep)
             _commit(reg, _run_hooks(pm, plugin, info), strict)
@@ -215,6 +239,8 @@ def discover(group: str = GROUP) -> Registry:
             if strict:
                 raise PluginError(msg) from q.exc
             warnings.warn(msg, PluginWarning, stacklevel=3)
+        finally:
+            info.load_seconds = time.perf_counter() - t0
     missing = sorted((only or set()) - matched)
     if missing:
         warnings.warn(f"torchloom: TORCHLOOM_PLUGINS names {', '.join(missing)}, but no installed plugin "
