@@ -101,12 +101,14 @@ def test_import_torchloom_discovers_nothing(site: Site) -> None:
     site.add("tl-idle")
     out = site.run("""
         import sys, torchloom
+        from torchloom.plugins import PluginError
+        print("pluggy" in sys.modules, "importlib.metadata" in sys.modules)
         torchloom.PLUGIN_API, torchloom.hookimpl, torchloom.__version__
         print(sorted(m for m in sys.modules if m.startswith(("tl_", "torchloom.plugins.manager", "torch."))))
         print("torch" in sys.modules)
     """)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == ["[]", "False"]
+    assert out.stdout.splitlines() == ["False False", "[]", "False"]
 
 
 def test_unused_installed_plugin_costs_only_its_tiny_module(site: Site) -> None:
