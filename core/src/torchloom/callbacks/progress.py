@@ -89,10 +89,9 @@ class ProgressCallback(Callback):
 
     def after_batch(self) -> None:
         bar = self.bar
-        if bar is not None:
-            bar.update(1)
-            if self.learn.training and self.learn.iter % 20 == 0 and self.learn.smooth_loss is not None:
-                bar.set_postfix_str(f"loss {float(self.learn.smooth_loss):.4f}", refresh=False)
+        # tqdm redraws at most every `mininterval`; only then read the loss (a host sync), never per batch
+        if bar is not None and bar.update(1) and self.learn.training and self.learn.smooth_loss is not None:
+            bar.set_postfix_str(f"loss {float(self.learn.smooth_loss):.4f}", refresh=False)
 
     def _close_bar(self) -> None:
         if self.bar is not None:

@@ -1,0 +1,168 @@
+"""Training-loop overhead per batch: torchloom's Learner vs a raw PyTorch loop (and fastai 2.8).
+
+All loops train the same tiny MLP (same initial weights) with the same torch.optim.Adam on the same
+pre-built CPU batches, one epoch = N training batches + N/10 validation batches (no_grad, eval mode).
+torchloom runs with its default callbacks (train/eval, cast-to-tensor, recorder), the progress bar
+off and on (bars rendered into a buffer in terminal mode); also with torchloom's own Adam.
+fastai 2.8 runs its Learner on the same batches and model, bars off and on.
+Rounds are interleaved; the median per-batch time of each configuration is reported with its ratio to
+raw, as process CPU time (robust on a shared machine: with one thread, time spent waiting for a core
+is not counted) and as wall-clock time.
+usage: python bench/bench_loop.py [--batches 300] [--rounds 7] [--threads 1] [--hidden 256]
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import io
+import statistics
+import time
+import warnings
+from collections.abc import Callable
+from functools import partial
+
+import torch
+from torch import nn
+
+
+def make_batches(n: int, bs: int, n_in: int, n_out: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.randn(bs, n_in, generator=g), torch.randint(0, n_out, (bs,), generator=g)) for _ in range(n)]
+
+
+def make_model(n_in: int, hidden: int, n_out: int) -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                         nn.Linear(hidden, n_out))
+
+
+class ListDL(list):
+    """Pre-built batches with the attributes the learners read (device, n_inp)."""
+
+    device = torch.device("cpu")
+    n_inp = 1
+
+
+class ListDLs:
+    def __init__(self, train: list, valid: list) -> None:
+        self.train, self.valid = ListDL(train), ListDL(valid)
+        self.device, self.n_inp = torch.device("cpu"), 1
+
+    def __getitem__(self, i: int) -> ListDL:
+        return (self.train, self.valid)[i]
+
+
+# -- the loops ------------------------------------------------------------------------------------
+
+def raw_epoch(model: nn.Module, opt: torch.optim.Optimizer, loss_fn: nn.Module, train: list, valid: list) -> None:
+    model.train()
+    for xb, yb in train:
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    model.eval()
+    with torch.no_grad():
+        for xb, yb in valid:
+            loss_fn(model(xb), yb)
+
+
+def setup_raw(base: nn.Module, train: list, valid: list) -> Callable[[], None]:
+    model = copy.deepcopy(base)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    return lambda: raw_epoch(model, opt, loss_fn, train, valid)
+
+
+def setup_torchloom(base: nn.Module, train: list, valid: list, progress: bool, own_adam: bool) -> Callable[[], None]:
+    from torchloom import Adam, Learner, OptimWrapper
+    from torchloom.callbacks.progress import ProgressCallback
+
+    opt_func = Adam if own_adam else partial(OptimWrapper, opt=torch.optim.Adam)
+    learn = Learner(ListDLs(train, valid), copy.deepcopy(base), nn.CrossEntropyLoss(), opt_func=opt_func,
+                    lr=1e-3, progress=False)
+    if progress:
+        learn.add_cb(ProgressCallback(mode="terminal", stream=io.StringIO()))
+    else:
+        learn.logger = lambda *a: None
+    return lambda: learn.fit(1)
+
+
+def setup_fastai(base: nn.Module, train: list, valid: list, progress: bool) -> Callable[[], None]:
+    from fastai.callback.progress import ProgressCallback  # registers fastai's default progress bar
+    from fastai.data.core import DataLoaders
+    from fastai.learner import Learner
+    from fastai.optimizer import OptimWrapper
+
+    dls = DataLoaders(ListDL(train), ListDL(valid))
+    learn = Learner(dls, copy.deepcopy(base), nn.CrossEntropyLoss(), opt_func=partial(OptimWrapper, opt=torch.optim.Adam),
+                    lr=1e-3)
+    if not progress:
+        learn.remove_cb(ProgressCallback)
+        learn.logger = lambda *a: None
+
+    def run() -> None:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            learn.fit(1)
+    return run
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--batches", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--bs", type=int, default=64)
+    ap.add_argument("--hidden", type=int, default=128)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    n_in, n_out = 64, 10
+    train = make_batches(args.batches, args.bs, n_in, n_out, seed=1)
+    valid = make_batches(max(args.batches // 10, 1), args.bs, n_in, n_out, seed=2)
+    base = make_model(n_in, args.hidden, n_out)
+    n_total = len(train) + len(valid)
+    print(f"tiny MLP {n_in}-{args.hidden}-{args.hidden}-{n_out}, bs {args.bs}, {len(train)} train + {len(valid)} "
+          f"valid pre-built batches per epoch; torch {torch.__version__}, {torch.get_num_threads()} thread(s); "
+          f"{args.rounds} interleaved rounds, median ms per batch")
+
+    configs: dict[str, Callable[[], None]] = {
+        "raw PyTorch loop (torch Adam)": setup_raw(base, train, valid),
+        "torchloom, default cbs, bar off (torch Adam)": setup_torchloom(base, train, valid, False, False),
+        "torchloom, default cbs, bar on (torch Adam)": setup_torchloom(base, train, valid, True, False),
+        "torchloom, default cbs, bar off (torchloom Adam)": setup_torchloom(base, train, valid, False, True),
+    }
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            configs["fastai 2.8, bar off (torch Adam)"] = setup_fastai(base, train, valid, False)
+            configs["fastai 2.8, bar on (torch Adam)"] = setup_fastai(base, train, valid, True)
+        fastai_note = None
+    except ImportError:
+        fastai_note = "fastai not installed: skipped"
+
+    times: dict[str, list[float]] = {k: [] for k in configs}
+    walls: dict[str, list[float]] = {k: [] for k in configs}
+    for run in configs.values():  # warm-up: allocations, lazy imports, optimizer state
+        run()
+    for _ in range(args.rounds):
+        for name, run in configs.items():
+            c0, t0 = time.process_time(), time.perf_counter()
+            run()
+            times[name].append((time.process_time() - c0) / n_total * 1e3)
+            walls[name].append((time.perf_counter() - t0) / n_total * 1e3)
+
+    key = "raw PyTorch loop (torch Adam)"
+    raw, raw_wall = statistics.median(times[key]), statistics.median(walls[key])
+    width = max(len(k) for k in configs)
+    print(f"{'':<{width}}  {'CPU ms/batch':>12}  {'vs raw':>6}  {'overhead':>10}  {'wall ms/batch':>13}  {'vs raw':>6}")
+    for name in configs:
+        med, wall = statistics.median(times[name]), statistics.median(walls[name])
+        print(f"{name:<{width}}  {med:12.4f}  {med / raw:5.2f}x  {(med - raw) * 1e3:+7.1f} us  "
+              f"{wall:13.4f}  {wall / raw_wall:5.2f}x")
+    if fastai_note:
+        print(fastai_note)
+
+
+if __name__ == "__main__":
+    main()
