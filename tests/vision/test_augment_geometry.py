@@ -6,10 +6,18 @@ import math
 
 import pytest
 import torch
-
 from torchloom_vision import geometry as G
-from torchloom_vision.augment import AffineCoordTfm, Dihedral, Flip, LightingTfm, RandomErasing, Rotate, Warp, Zoom, \
-    aug_transforms
+from torchloom_vision.augment import (
+    AffineCoordTfm,
+    Dihedral,
+    Flip,
+    LightingTfm,
+    RandomErasing,
+    Rotate,
+    Warp,
+    Zoom,
+    aug_transforms,
+)
 from torchloom_vision.core import TensorBBox, TensorImage, TensorMask, TensorPoint
 
 H = W = 16

@@ -18,20 +18,20 @@ _LAZY: dict[str, str] = {
     # item transforms
     "ToTensor": "transforms", "Resize": "transforms", "RandomResizedCrop": "transforms", "CropPad": "transforms",
     "PointScaler": "transforms", "AddMaskCodes": "transforms", "Normalize": "transforms",
-    "bb_pad": "transforms", "BBoxLabeler": "transforms",
     # batch augmentation
     "AffineCoordTfm": "augment", "Flip": "augment", "Dihedral": "augment", "Rotate": "augment",
     "Zoom": "augment", "Warp": "augment", "Brightness": "augment", "Contrast": "augment",
     "LightingTfm": "augment", "RandomErasing": "augment", "aug_transforms": "augment",
     # blocks and data factories
-    "ImageBlock": "data", "MaskBlock": "data", "PointBlock": "data", "BBoxBlock": "data", "BBoxLblBlock": "data",
+    "ImageBlock": "data", "MaskBlock": "data", "PointBlock": "data", "BBoxBlock": "data",
     "ImageDataLoaders": "data", "SegmentationDataLoaders": "data",
     # models and learners
     "AdaptiveConcatPool2d": "models.layers", "Flatten": "models.layers", "create_body": "models.vision",
     "create_head": "models.vision", "create_vision_model": "models.vision", "vision_learner": "learner",
     "model_meta": "models.vision", "SmallResNet": "models.small", "DynamicUnet": "models.unet", "create_unet_model": "models.unet",
     "unet_learner": "learner", "dice": "metrics", "Dice": "metrics", "DiceMulti": "metrics",
-    "foreground_acc": "metrics",
+    "foreground_acc": "metrics", "dice_multi": "metrics",
+    "cnn_learner": "learner",
     # show and datasets
     "show_images": "show", "show_batch": "show", "show_results": "show",
     "fashion_sample_path": "datasets", "fashion_seg_sample_path": "datasets", "fashion_mnist": "datasets",

@@ -80,8 +80,9 @@ class PILBase(Image.Image):
             im = fn
         elif isinstance(fn, (np.ndarray, Tensor)):
             arr = to_plain(fn).detach().cpu().numpy() if isinstance(fn, Tensor) else fn
-            if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and arr.shape[-1] not in (1, 3, 4):
-                arr = arr.transpose(1, 2, 0)  # CHW -> HWC
+            chw = isinstance(fn, Tensor) or arr.shape[-1] not in (1, 3, 4)  # tensors are CHW, arrays HWC
+            if arr.ndim == 3 and chw and arr.shape[0] in (1, 3, 4):
+                arr = arr.transpose(1, 2, 0)
             if arr.ndim == 3 and arr.shape[-1] == 1:
                 arr = arr[..., 0]
             if arr.dtype != np.uint8:

@@ -70,28 +70,31 @@ class FashionMNIST:
     root: Path
 
 
-def _find_local(root: Path | None) -> Path | None:
-    for d in ([Path(root)] if root is not None else []) + [*LOCAL_DIRS]:
-        if all((d / f).is_file() for f in FASHION_FILES):
+def _find_local(dirs: list[Path], files: dict[str, str]) -> Path | None:
+    for d in dirs:
+        if all((d / f).is_file() for f in files):
             return d
     return None
 
 
-def fashion_mnist(root: str | os.PathLike[str] | None = None, download: bool = True,
-                  url: str = FASHION_URL) -> FashionMNIST:
-    """Load the full Fashion-MNIST (local copy first, else a checksum-verified download into the cache)."""
-    local = _find_local(Path(root) if root is not None else None)
+def fashion_mnist(root: str | os.PathLike[str] | None = None, download: bool = True, url: str = FASHION_URL,
+                  checksums: dict[str, str] | None = None, search_local: bool = True) -> FashionMNIST:
+    """Load the full Fashion-MNIST: files already in ``root``, else the Debian copy (``search_local``), else a
+    checksum-verified download of ``url`` + file name into ``root`` (default: the torchloom cache dir)."""
+    files = dict(FASHION_FILES if checksums is None else checksums)
+    dirs = ([Path(root)] if root is not None else []) + (list(LOCAL_DIRS) if search_local else [])
+    local = _find_local(dirs, files)
     if local is None:
         from torchloom.download import cache_dir, download_file
 
         local = Path(root) if root is not None else cache_dir() / "fashion-mnist"
-        missing = [f for f in FASHION_FILES if not (local / f).is_file()]
-        if missing and not download:
+        if not download:
+            missing = [f for f in files if not (local / f).is_file()]
             raise FileNotFoundError(f"Fashion-MNIST files {missing} not found in {local} or {LOCAL_DIRS[0]} "
                                     "(apt-get install dataset-fashion-mnist, or call with download=True)")
-        for f in FASHION_FILES:
-            download_file(url.rstrip("/") + "/" + f, local / f, FASHION_FILES[f])
-    arr = {f: load_idx(local / f) for f in FASHION_FILES}
+        for f, sha in files.items():
+            download_file(url.rstrip("/") + "/" + f, local / f, sha)
+    arr = {f: load_idx(local / f) for f in files}
     return FashionMNIST(arr["train-images-idx3-ubyte.gz"], arr["train-labels-idx1-ubyte.gz"],
                         arr["t10k-images-idx3-ubyte.gz"], arr["t10k-labels-idx1-ubyte.gz"],
                         list(FASHION_CLASSES), local)
