@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-
 from torchloom_vision import (
     PILImage,
     PILImageBW,

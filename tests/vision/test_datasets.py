@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from torchloom_vision.datasets import FASHION_FILES, LOCAL_DIRS, fashion_mnist, load_idx
 
 import torchloom
 from torchloom.download import DownloadError
-from torchloom_vision.datasets import FASHION_FILES, LOCAL_DIRS, fashion_mnist, load_idx
 
 
 def write_idx(path: Path, arr: np.ndarray) -> str:
