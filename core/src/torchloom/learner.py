@@ -832,6 +832,7 @@ class Learner(ScheduleMixin, PersistMixin):
         n_inp = getattr(self.dls, "n_inp", 1) or 1
         inp_t = (inp,) if n_inp == 1 else tuple(inp)
         dec_t = dec_preds if isinstance(dec_preds, tuple) else (dec_preds,)
+        dec_t = _retain_target_types(self.dls, n_inp, dec_t)
         dec = self.dls.decode_batch(inp_t + dec_t)[0]
         dec_inp, dec_targ = dec[:n_inp], dec[n_inp:]
         dec_inp = dec_inp[0] if len(dec_inp) == 1 else dec_inp
@@ -855,6 +856,26 @@ class Learner(ScheduleMixin, PersistMixin):
         return dl.show_results(b, preds, max_n=max_n, **kwargs)
 
 
+def _retain_target_types(dls: Any, n_inp: int, preds: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Give decoded predictions the tensor types of the dataset's targets, so type-dispatched decodes
+    (``Categorize``) turn them back into labels. Best effort: needs one labelled item."""
+    ds = getattr(dls, "valid_ds", None)
+    try:
+        sample = ds[0] if ds is not None and len(ds) else None
+    except Exception:
+        return preds
+    if not isinstance(sample, tuple) or len(sample) < n_inp + len(preds):
+        return preds
+    out = []
+    for p, t in zip(preds, sample[n_inp:]):
+        if isinstance(p, torch.Tensor) and isinstance(t, torch.Tensor) and type(p) is torch.Tensor \
+                and type(t) is not torch.Tensor:
+            p = p.as_subclass(type(t))
+            p.__dict__.update(getattr(t, "__dict__", {}))
+        out.append(p)
+    return tuple(out)
+
+
 def _inference_loader(dl: Any, reorder: bool) -> tuple[Any, Any]:
     """An unshuffled, complete version of ``dl`` and, when it yields items in a custom order, that order."""
     if getattr(dl, "shuffle", False) or getattr(dl, "drop_last", False):
@@ -866,9 +887,11 @@ def _inference_loader(dl: Any, reorder: bool) -> tuple[Any, Any]:
     if reorder and hasattr(dl, "get_idxs"):
         idxs = list(dl.get_idxs())
         if idxs != sorted(idxs):
-            if not hasattr(dl, "new"):
-                raise ValueError(f"{type(dl).__name__} yields items in a custom order but has no .new() to pin it")
-            dl = dl.new(get_idxs=lambda: idxs)
+            try:
+                dl = dl.new(get_idxs=lambda: idxs)
+            except (TypeError, AttributeError) as e:
+                raise ValueError(f"{type(dl).__name__} yields items in a custom order but cannot pin it with "
+                                 f".new(get_idxs=...) ({e}); pass reorder=False") from e
             order = idxs
     return dl, order
 
