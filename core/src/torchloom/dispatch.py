@@ -17,9 +17,9 @@ NO_ANNOTATION = inspect.Parameter.empty
 _UNION_TYPES = (Union, getattr(types, "UnionType", Union))
 
 
-def _hints(f: Callable) -> dict[str, Any]:
+def _hints(f: Callable, localns: dict | None = None) -> dict[str, Any]:
     try:
-        return typing.get_type_hints(f)
+        return typing.get_type_hints(f, localns=localns)
     except Exception:  # unresolvable forward reference: fall back to what can be evaluated
         raw = dict(getattr(f, "__annotations__", {}) or {})
         g = getattr(f, "__globals__", {})
@@ -49,24 +49,27 @@ def _flatten(a: Any) -> tuple[type, ...]:
     return (a,)
 
 
-def annotated_types(f: Callable, skip_self: bool = True) -> tuple[type, ...]:
-    """The types the first dispatched parameter of ``f`` is annotated with (``object`` when unannotated)."""
+def annotated_types(f: Callable, skip_self: bool = True, localns: dict | None = None) -> tuple[type, ...]:
+    """The types the first dispatched parameter of ``f`` is annotated with (``object`` when unannotated).
+
+    ``localns`` resolves string annotations naming local classes (``from __future__ import annotations``).
+    """
     params = [p for p in inspect.signature(f).parameters.values()
               if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     if skip_self and params and params[0].name == "self":
         params = params[1:]
     if not params:
         return (object,)
-    hints = _hints(f)
+    hints = _hints(f, localns)
     return _flatten(hints.get(params[0].name, NO_ANNOTATION))
 
 
-def return_annotation(f: Callable) -> Any:
+def return_annotation(f: Callable, localns: dict | None = None) -> Any:
     """``NO_ANNOTATION``, ``type(None)`` for ``-> None`` (do not cast), or the annotated return type."""
     raw = getattr(f, "__annotations__", {}) or {}
     if "return" not in raw:
         return NO_ANNOTATION
-    r = _hints(f).get("return", NO_ANNOTATION)
+    r = _hints(f, localns).get("return", NO_ANNOTATION)
     if r is None or r is type(None):
         return type(None)
     if r is Any:
@@ -90,10 +93,10 @@ class TypeDispatch:
         for f in funcs:
             self.add(f)
 
-    def add(self, f: Callable, types: Iterable[type] | None = None) -> None:
+    def add(self, f: Callable, types: Iterable[type] | None = None, localns: dict | None = None) -> None:
         """Register ``f`` for ``types`` (default: its annotation); a later function for a type replaces it."""
-        ts = tuple(types) if types is not None else annotated_types(f, self.skip_self)
-        ret = return_annotation(f)
+        ts = tuple(types) if types is not None else annotated_types(f, self.skip_self, localns)
+        ret = return_annotation(f, localns)
         for t in ts:
             self.funcs[t] = (f, ret)
             if isinstance(t, type) and issubclass(t, tuple):

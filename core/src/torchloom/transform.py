@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import json
 import random
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -21,6 +22,7 @@ __all__ = ["SkipItemException", "Transform", "ItemTransform", "DisplayedTransfor
 
 _KINDS = ("encodes", "decodes", "setups")
 _NoneType = type(None)
+_MISS = object()
 
 
 class TransformError(Exception):
@@ -55,12 +57,15 @@ class _TfmMeta(type):
     def __new__(mcs, name: str, bases: tuple, ns: _TfmDict, **kwargs: Any) -> _TfmMeta:
         collected = {k: ns.pop("__tl_" + k, []) for k in _KINDS}
         cls = super().__new__(mcs, name, bases, dict(ns), **kwargs)
+        # the scope defining the class, to resolve string annotations naming local classes
+        caller = sys._getframe(1)
+        localns = {**caller.f_locals, name: cls} if caller.f_code.co_name != "<module>" else {name: cls}
         for k in _KINDS:
             parent = getattr(cls, "_tl_" + k, None)
             disp = parent.copy() if parent is not None else TypeDispatch(name=f"{name}.{k}")
             disp.name = f"{name}.{k}"
             for f in collected[k]:
-                disp.add(f)
+                disp.add(f, localns=localns)
             setattr(cls, "_tl_" + k, disp)
             setattr(cls, k, DispatchAttr(disp))  # descriptor: ``tfm.encodes(x)`` dispatches
         return cls
@@ -130,9 +135,30 @@ class Transform(metaclass=_TfmMeta):
 
     # --- calling ---------------------------------------------------------------------------------------
     def __call__(self, x: Any, split_idx: int | None = None, **kwargs: Any) -> Any:
-        if self.split_idx is not None and split_idx != self.split_idx:
+        si = self.split_idx
+        if si is not None and split_idx != si:
             return x
-        return self._call(self._tl_encodes, x, kwargs)
+        disp = self._tl_encodes
+        if kwargs or self._retain or isinstance(x, tuple):
+            return self._call(disp, x, kwargs)
+        # fast path (one non-tuple argument): a cached dict lookup, the call, the type-retention check
+        t = type(x)
+        hit = disp.cache.get(t, _MISS)
+        if hit is _MISS:
+            hit = disp.resolve(t)
+        if hit is None:
+            return x
+        f, ret = hit
+        res = f(self, x)
+        if ret is NO_ANNOTATION:
+            tr = type(res)
+            if tr is not t and isinstance(res, Tensor) and isinstance(x, tr):
+                res = res.as_subclass(t)
+                d = x.__dict__
+                if d:
+                    res.__dict__.update(d)
+            return res
+        return res if ret is _NoneType else _cast_to(res, ret)
 
     def decode(self, x: Any, split_idx: int | None = None, **kwargs: Any) -> Any:
         """Undo ``encodes`` (identity for types without a ``decodes``)."""
@@ -154,8 +180,9 @@ class Transform(metaclass=_TfmMeta):
 
     def _do(self, disp: TypeDispatch, x: Any, kwargs: dict) -> Any:
         t = type(x)
-        cache = disp.cache
-        hit = cache[t] if t in cache else disp.resolve(t)
+        hit = disp.cache.get(t, _MISS)
+        if hit is _MISS:
+            hit = disp.resolve(t)
         if hit is None:
             return x
         f, ret = hit
@@ -193,11 +220,13 @@ class Transform(metaclass=_TfmMeta):
         kind = f.__name__
         if kind not in _KINDS:
             raise ValueError(f"{cls.__name__}.extend: function must be named one of {_KINDS}, got {kind!r}")
+        caller = sys._getframe(1)
+        localns = caller.f_locals if caller.f_code.co_name != "<module>" else None
         todo = [cls]
         while todo:
             c = todo.pop()
             disp = c.__dict__["_tl_" + kind]
-            disp.add(f)
+            disp.add(f, localns=localns)
             todo.extend(c.__subclasses__())
         return f
 

@@ -141,3 +141,33 @@ def test_spec_tensor_state_goes_to_tensors():
 def test_dataloaders_needs_loaders():
     with pytest.raises(ValueError, match="at least one"):
         DataLoaders()
+
+
+def test_loss_func_from_target_transform():
+    from torchloom import CrossEntropyLossFlat
+
+    dls = make_dls()
+    assert isinstance(dls.train_ds.loss_func, CrossEntropyLossFlat)
+    assert isinstance(dls.loss_func, CrossEntropyLossFlat)
+
+
+def test_show_results_decodes_predictions_like_targets():
+    dls = make_dls()
+    b = dls.valid.one_batch()
+    preds = torch.ones(len(b[1]), dtype=torch.long)  # a plain tensor, as a model's decoded output
+    samples = dls.valid.show_results(b, preds, max_n=3, show=False)
+    assert [s[1:] for s in samples] == [("a", "b"), ("b", "b"), ("a", "b")]  # items 32, 33, 34
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    axs = dls.valid.show_results(b, preds, max_n=2)
+    assert axs[0].get_title() == "a/b" and axs[1].get_title() == "b/b"
+
+
+def test_custom_get_idxs_pins_order_and_survives_new():
+    dls = make_dls()
+    dl = dls.valid.new(get_idxs=lambda: [7, 6, 5, 4, 3, 2, 1, 0])
+    x, _ = dl.one_batch()
+    assert torch.allclose(x[:, 0, 0, 0] * 255, torch.arange(39, 31, -1).float())
+    assert dl.new(bs=4).get_idxs()[0] == 7

@@ -269,6 +269,17 @@ class Datasets:
                 continue
         raise AttributeError("no transform in these Datasets has a vocab")
 
+    @property
+    def loss_func(self) -> Any:
+        """The loss the targets' transforms suggest (e.g. ``Categorize`` -> cross-entropy)."""
+        for t in reversed(self.tls[self.n_inp:] or self.tls):
+            try:
+                lf = t.tfms.loss_func
+            except AttributeError:
+                continue
+            return lf[-1] if isinstance(lf, list) else lf
+        raise AttributeError("no target transform of these Datasets suggests a loss function")
+
     def __getattr__(self, k: str) -> Any:
         # gather ``k`` from the transform lists: one value, or a list when several have it
         if k.startswith("_") or k in ("tls", "n_inp"):

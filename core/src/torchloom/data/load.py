@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..torch_core import to_device
+from ..torch_core import retain_type, to_device
 from ..transform import Pipeline, SkipItemException
 
 __all__ = ["DataLoader", "collate", "CollateError", "SkipItemException"]
@@ -191,7 +191,8 @@ class DataLoader:
                  num_workers: int = 0, device: torch.device | str | None = None, after_item: Any = None,
                  before_batch: Any = None, after_batch: Any = None, create_batch: Callable | None = None,
                  seed: int | None = None, n: int | None = None, pin_memory: bool = False,
-                 persistent_workers: bool = False, timeout: float = 0, do_setup: bool = True) -> None:
+                 persistent_workers: bool = False, timeout: float = 0, do_setup: bool = True,
+                 get_idxs: Callable[[], Any] | None = None) -> None:
         if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
             raise TypeError(f"DataLoader needs an indexable dataset with a length, got {type(dataset).__name__}")
         if not isinstance(bs, int) or isinstance(bs, bool) or bs < 1:
@@ -202,6 +203,7 @@ class DataLoader:
         self.num_workers, self.seed, self._n = num_workers, seed, n
         self.pin_memory, self.persistent_workers, self.timeout = pin_memory, persistent_workers, timeout
         self.device = torch.device(device) if device is not None else None
+        self._get_idxs = get_idxs
         si = getattr(dataset, "split_idx", None)
         self.after_item = _make_hook(after_item, si)
         self.before_batch = _make_hook(before_batch, si)
@@ -234,7 +236,12 @@ class DataLoader:
         return getattr(self.dataset, "n_inp", 1)
 
     def get_idxs(self) -> list[int]:
-        """This epoch's item order: a seeded (``seed`` + epoch) or global-RNG permutation when shuffling."""
+        """This epoch's item order: a seeded (``seed`` + epoch) or global-RNG permutation when shuffling.
+
+        A ``get_idxs`` callable given to the constructor replaces this (e.g. to pin a custom order).
+        """
+        if self._get_idxs is not None:
+            return [int(i) for i in self._get_idxs()]
         n = self.n
         if not self.shuffle:
             return list(range(n))
@@ -323,6 +330,29 @@ class DataLoader:
 
         return show_samples(samples, ctxs=ctxs, **kwargs)
 
+    def show_results(self, b: Any, out: Any, max_n: int = 9, ctxs: Any = None, show: bool = True,
+                     **kwargs: Any) -> Any:
+        """Show inputs with their targets and predictions (``out``: decoded predictions for batch ``b``).
+
+        Titles read ``target/prediction`` (green when equal, red otherwise); ``show=False`` returns the
+        decoded ``(inputs..., targets..., predictions...)`` samples.
+        """
+        n_inp = self.n_inp
+        b = tuple(b) if isinstance(b, (tuple, list)) else (b,)
+        outs = tuple(out) if isinstance(out, (tuple, list)) else (out,)
+        targs = b[n_inp:]
+        # predictions decode like the targets: give them the targets' semantic types first
+        outs = tuple(retain_type(o.detach().cpu() if isinstance(o, Tensor) else o, t.cpu() if isinstance(t, Tensor)
+                                 else t) for o, t in zip(outs, targs)) + outs[len(targs):]
+        real = self.decode_batch(b, max_n=max_n, full=False)
+        pred = self.decode_batch(b[:n_inp] + outs, max_n=max_n, full=False)
+        samples = [tuple(r) + tuple(p[n_inp:]) for r, p in zip(real, pred)]
+        if not show:
+            return samples
+        from .show import show_results
+
+        return show_results(samples, n_inp, len(targs), ctxs=ctxs, **kwargs)
+
     # --- copies / device ---------------------------------------------------------------------------------
     def new(self, dataset: Any = None, **kwargs: Any) -> DataLoader:
         """A copy with some arguments replaced (unknown names raise ``TypeError``)."""
@@ -331,7 +361,7 @@ class DataLoader:
                     after_item=self.after_item, before_batch=self.before_batch, after_batch=self.after_batch,
                     create_batch=self.create_batch if self._custom_create else None, seed=self.seed,
                     n=self._n, pin_memory=self.pin_memory, persistent_workers=self.persistent_workers,
-                    timeout=self.timeout, do_setup=False)
+                    timeout=self.timeout, do_setup=False, get_idxs=self._get_idxs)
         for k in kwargs:
             if k not in args:
                 import difflib

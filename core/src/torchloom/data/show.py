@@ -6,7 +6,7 @@ from typing import Any
 
 from ..torch_core import show_title
 
-__all__ = ["show_samples", "get_grid"]
+__all__ = ["show_samples", "show_results", "get_grid"]
 
 
 def get_grid(n: int, nrows: int | None = None, ncols: int | None = None, figsize: tuple | None = None,
@@ -36,6 +36,23 @@ def show_samples(samples: list, ctxs: list | None = None, **kwargs: Any) -> list
                 ctx = x.show(ctx=ctx, **kwargs)
             else:
                 ctx = show_title(_short(x), ctx=ctx)
+        if hasattr(ctx, "axis") and not ctx.images:
+            ctx.axis("off")
+        res.append(ctx)
+    return res
+
+
+def show_results(samples: list, n_inp: int, n_targ: int, ctxs: list | None = None, **kwargs: Any) -> list:
+    """Each sample's inputs, then ``target/prediction`` as a title (green if they agree, red otherwise)."""
+    ctxs = ctxs if ctxs is not None else get_grid(len(samples), figsize=kwargs.pop("figsize", None))
+    res = []
+    for s, ctx in zip(samples, ctxs):
+        for x in s[:n_inp]:
+            ctx = x.show(ctx=ctx, **kwargs) if hasattr(x, "show") else show_title(_short(x), ctx=ctx)
+        targs, preds = s[n_inp:n_inp + n_targ], s[n_inp + n_targ:]
+        for t, p in zip(targs, preds):
+            same = _short(t) == _short(p)
+            ctx = show_title(f"{_short(t)}/{_short(p)}", ctx=ctx, color="green" if same else "red")
         if hasattr(ctx, "axis") and not ctx.images:
             ctx.axis("off")
         res.append(ctx)
