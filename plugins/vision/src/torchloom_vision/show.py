@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+from PIL import Image
 from torch import Tensor
 
 from torchloom.torch_core import show_image, show_title, to_plain
@@ -65,10 +66,13 @@ def _show_part(o: Any, ax: Any, color: str = "black") -> None:
             _show_part(p, ax, color)
         return
     if hasattr(o, "show"):
-        try:
-            o.show(ctx=ax, color=color)
-        except TypeError:
+        if isinstance(o, (Tensor, Image.Image)):  # pictures, masks, points: no title colour
             o.show(ctx=ax)
+        else:
+            try:
+                o.show(ctx=ax, color=color)
+            except TypeError:
+                o.show(ctx=ax)
     else:
         show_title(str(o), ctx=ax, color=color)
 
