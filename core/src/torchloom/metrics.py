@@ -111,7 +111,11 @@ class AvgLoss(Metric):
 
 
 class AvgSmoothLoss(Metric):
-    """Exponential moving average of the loss, debiased (``beta`` as in fastai)."""
+    """Exponential moving average of the loss, debiased (``beta`` as in fastai).
+
+    The debiased average is updated directly with one ``lerp`` per batch (the weight is computed
+    in Python), so the per-batch cost is a single tensor op and no host sync.
+    """
 
     def __init__(self, beta: float = 0.98) -> None:
         self.beta = beta
@@ -122,15 +126,21 @@ class AvgSmoothLoss(Metric):
         self.val: Tensor | None = None
 
     def accumulate(self, learn: Any) -> None:
-        self.count += 1
         loss = learn.loss
         if loss.ndim:
             loss = loss.mean()
-        self.val = loss.clone() * (1 - self.beta) if self.val is None else torch.lerp(loss, self.val, self.beta)
+        self.count += 1
+        if self.val is None:
+            self.val = loss.detach().clone()
+            return
+        b, t = self.beta, self.count
+        # debiased EMA d_t = (beta * (1 - beta^(t-1)) * d_(t-1) + (1 - beta) * x_t) / (1 - beta^t)
+        w = b * (1 - b ** (t - 1)) / (1 - b ** t)
+        self.val = torch.lerp(loss.detach(), self.val, w)
 
     @property
     def value(self) -> Tensor | None:
-        return None if self.val is None else self.val / (1 - self.beta ** self.count)
+        return self.val
 
     @property
     def name(self) -> str:

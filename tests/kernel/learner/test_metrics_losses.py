@@ -159,3 +159,12 @@ def test_bce_mse_l1_flat():
     assert MSELossFlat()(p, y).item() == pytest.approx(F.mse_loss(p.view(-1), y.float()).item())
     assert L1LossFlat()(p, y).item() == pytest.approx(F.l1_loss(p.view(-1), y.float()).item())
     assert torch.equal(MSELossFlat().activation(p), p)
+
+
+def test_smooth_loss_equals_fastai_debiased_ema():
+    vals = [3.0, 1.0, 4.0, 1.5, 9.0, 2.6, 5.3, 5.8]
+    sm, ema = AvgSmoothLoss(beta=0.98), 0.0
+    for i, v in enumerate(vals, 1):
+        sm.accumulate(fake_learn(None, torch.zeros(1), loss=torch.tensor([v, v])))
+        ema = 0.98 * ema + 0.02 * v
+        assert sm.value.item() == pytest.approx(ema / (1 - 0.98 ** i), rel=1e-5)
