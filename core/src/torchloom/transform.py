@@ -17,7 +17,7 @@ from torch import Tensor
 
 from .dispatch import NO_ANNOTATION, DispatchAttr, TypeDispatch, annotated_types, return_annotation
 
-__all__ = ["SkipItemException", "Transform", "ItemTransform", "DisplayedTransform", "RandTransform", "Pipeline", "TransformError",
+__all__ = ["transform_error", "SkipItemException", "Transform", "ItemTransform", "DisplayedTransform", "RandTransform", "Pipeline", "TransformError",
            "mk_transform"]
 
 _KINDS = ("encodes", "decodes", "setups")
@@ -26,11 +26,64 @@ _MISS = object()
 
 
 class TransformError(Exception):
-    """A transform failed on an item; the message names the transform (and the item, when known)."""
+    """A transform failed on an item; the message names the transform (and the item, when known).
+
+    ``transform_error(msg, cause)`` raises it as a subclass of the original exception's type too (for
+    built-in exception types), so ``except FileNotFoundError`` around a DataLoader still works.
+    """
 
     def __init__(self, msg: str, transform: Any = None) -> None:
         super().__init__(msg)
         self.transform = transform
+
+    def __str__(self) -> str:  # KeyError-derived variants would otherwise quote the message
+        return str(self.args[0]) if self.args else ""
+
+    def __reduce__(self) -> Any:  # survives the trip back from DataLoader workers
+        return (type(self), (str(self),))
+
+
+_ERROR_TYPES: dict[type, type] = {}
+
+
+def _error_type(base: type) -> type:
+    """``TransformError`` mixed with a built-in exception type (module-level name, so it unpickles)."""
+    if not (isinstance(base, type) and issubclass(base, Exception) and base.__module__ == "builtins"):
+        return TransformError
+    if issubclass(base, TransformError):
+        return base
+    t = _ERROR_TYPES.get(base)
+    if t is None:
+        name = f"TransformError_{base.__name__}"
+        try:
+            t = type(name, (TransformError, base), {"__module__": __name__})
+            t("probe")  # some built-ins need more constructor arguments (UnicodeDecodeError...)
+        except TypeError:
+            return TransformError
+        _ERROR_TYPES[base] = t
+        globals()[name] = t
+    return t
+
+
+def __getattr__(name: str) -> Any:
+    # unpickling a TransformError_<Builtin> raised in a worker process
+    if name.startswith("TransformError_"):
+        import builtins
+
+        base = getattr(builtins, name[len("TransformError_"):], None)
+        t = _error_type(base) if base is not None else TransformError
+        if t is not TransformError:
+            return t
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def transform_error(msg: str, cause: BaseException | None, transform: Any = None) -> TransformError:
+    """A ``TransformError`` with ``msg`` that is also an instance of ``cause``'s built-in type."""
+    if cause is None or isinstance(cause, TransformError):
+        base: type = type(cause) if cause is not None else TransformError
+    else:  # the nearest built-in type: LabelNotInVocabError -> KeyError
+        base = next((c for c in type(cause).__mro__ if c.__module__ == "builtins"), Exception)
+    return _error_type(base)(msg, transform=transform)
 
 
 class SkipItemException(Exception):
@@ -424,8 +477,8 @@ class Pipeline:
             except (TransformError, SkipItemException):
                 raise
             except Exception as e:
-                raise TransformError(f"transform {f.name!r} failed on {_describe(o)}: {type(e).__name__}: {e}",
-                                     transform=f) from e
+                raise transform_error(f"transform {f.name!r} failed on {_describe(o)}: {type(e).__name__}: {e}",
+                                      e, transform=f) from e
         return o
 
     def decode(self, o: Any, full: bool = True) -> Any:

@@ -116,3 +116,17 @@ def test_setup_failure_is_raised_not_swallowed():
 
     with pytest.raises(AttributeError, match="setup of transform 'BadSetup' failed.*no_such_attribute"):
         Datasets([1, 2], [[BadSetup()]])
+
+
+def test_wrapped_errors_keep_the_builtin_type_also_from_workers(tmp_path):
+    missing = [tmp_path / "gone.txt"]
+    tl = TfmdLists(missing, [Transform(read_num)], do_setup=False)
+    with pytest.raises(FileNotFoundError, match="item 0.*gone.txt.*read_num"):
+        tl[0]
+    ds = Datasets([(0, "cat"), (1, "dog")], [[ItemGetter(0)], [ItemGetter(1), Categorize()]], splits=[[0], [1]])
+    with pytest.raises(KeyError, match="'dog' was not included"):
+        ds.valid[0]
+    dl = DataLoader(Datasets(missing * 2, [[Transform(read_num)]]), bs=2, num_workers=1)
+    with pytest.raises(FileNotFoundError, match="gone.txt") as ei:
+        next(iter(dl))
+    assert isinstance(ei.value, TransformError)

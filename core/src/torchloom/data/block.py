@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..transform import Pipeline, Transform, TransformError, mk_transform
+from ..transform import Pipeline, Transform, mk_transform, transform_error
 from .getters import Getter
 from .lists import Datasets
 from .loaders import DataLoaders
@@ -201,8 +201,8 @@ class DataBlock:
                     o = t(o, split_idx=0)
                 except Exception as e:
                     p(f"    applying {t.name} failed: {type(e).__name__}: {e}")
-                    raise TransformError(f"summary: transform {t.name!r} of pipeline {k} failed on train item 0: "
-                                         f"{type(e).__name__}: {e}", transform=t) from e
+                    raise transform_error(f"summary: transform {t.name!r} of pipeline {k} failed on train item 0: "
+                                          f"{type(e).__name__}: {e}", e, transform=t) from e
                 p(f"    applying {t.name} gives\n      {_short(o)}")
             outs.append(o)
         p(f"\nFinal sample: {_short(tuple(outs))}")
@@ -216,8 +216,8 @@ class DataBlock:
                 s = t(s, split_idx=0)
             except Exception as e:
                 p(f"  applying {t.name} failed: {type(e).__name__}: {e}")
-                raise TransformError(f"summary: item transform {t.name!r} failed on train item 0: "
-                                     f"{type(e).__name__}: {e}", transform=t) from e
+                raise transform_error(f"summary: item transform {t.name!r} failed on train item 0: "
+                                      f"{type(e).__name__}: {e}", e, transform=t) from e
             p(f"  applying {t.name} gives\n    {_short(s)}")
         try:
             b = dl.one_batch()

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from torch import Tensor
 
-from ..transform import Pipeline, TransformError
+from ..transform import Pipeline, TransformError, transform_error
 
 __all__ = ["TfmdLists", "Datasets", "as_items", "norm_splits"]
 
@@ -132,7 +132,8 @@ class TfmdLists:
             return self.tfms(it)
         except TransformError as e:
             where = f"item {i}" if self.idxs is None else f"item {i} (index {self.idxs[i]} in the full items)"
-            raise TransformError(f"{where}{_item_context(it)}: {e}", transform=e.transform) from (e.__cause__ or e)
+            cause = e.__cause__ or e
+            raise transform_error(f"{where}{_item_context(it)}: {e}", cause, transform=e.transform) from cause
 
     def __len__(self) -> int:
         return len(self.items) if self.idxs is None else len(self.idxs)
