@@ -178,14 +178,17 @@ def render_plugin(name: str, dest: str | os.PathLike[str] | None = None, check_n
 def _next_steps(names: PluginNames, target: Path) -> str:
     rel = os.path.relpath(target)
     where = rel if not rel.startswith("..") else str(target)
-    tests = os.path.join(where, "tests")
+    steps = [
+        (f"pip install -e {where}", "installs it and registers its entry point"),
+        ("torchloom plugins", f"lists {names.dist}"),
+        (f"python -m pytest {os.path.join(where, 'tests')}", "runs its conformance tests"),
+    ]
+    width = max(len(cmd) for cmd, _ in steps)
     return "\n".join([
         f"Created {names.dist} in {where}",
         f"  package {names.package}, callback {names.class_name}, used as learn.use({names.name!r})",
         "Next steps:",
-        f"  pip install -e {where}      # installs it and registers the entry point",
-        f"  torchloom plugins           # lists {names.dist}",
-        f"  python -m pytest {tests}    # runs its conformance tests",
+        *(f"  {cmd:<{width}}  # {why}" for cmd, why in steps),
         f"Then edit {os.path.join(where, 'src', names.package, 'callback.py')} to make the callback yours.",
     ])
 
