@@ -13,7 +13,7 @@ from torchloom import Callback
 
 
 class ExampleCallback(Callback):
-    """Appends the global L2 norm of the gradients to ``self.norms`` every ``every`` optimizer steps."""
+    """Appends the global L2 norm of the gradients to ``self.norms`` every ``every`` backward passes."""
 
     def __init__(self, every: int = 1) -> None:
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:

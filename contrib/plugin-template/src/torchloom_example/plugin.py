@@ -15,5 +15,5 @@ def register_callbacks(register: Any) -> None:
     register(
         "example",
         "torchloom_example.callback:ExampleCallback",
-        doc="Record the global gradient norm every `every` optimizer steps",
+        doc="Record the global gradient norm every `every` backward passes",
     )
