@@ -171,3 +171,11 @@ def test_custom_get_idxs_pins_order_and_survives_new():
     x, _ = dl.one_batch()
     assert torch.allclose(x[:, 0, 0, 0] * 255, torch.arange(39, 31, -1).float())
     assert dl.new(bs=4).get_idxs()[0] == 7
+
+
+def test_test_dl_kwargs_override_defaults():
+    dls = make_dls()
+    tdl = dls.test_dl([(1, "a"), (2, "a"), (3, "a")], bs=2, drop_last=True)
+    assert tdl.bs == 2 and len(tdl) == 1
+    with pytest.raises(TypeError, match="bogus"):
+        dls.test_dl([(1, "a")], bogus=1)

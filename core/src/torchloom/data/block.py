@@ -183,7 +183,8 @@ class DataBlock:
         """Print every step on one sample and on a small batch; the step that fails is named, then re-raised."""
         p = print_fn
         items = self._items(source)
-        p(f"Setting-up type transforms pipelines\nCollecting items from {source!r}\nFound {len(items)} items")
+        src = repr(source) if len(repr(source)) < 100 else f"a {type(source).__name__}"
+        p(f"Setting-up type transforms pipelines\nCollecting items from {src}\nFound {len(items)} items")
         splits = self._splits(items)
         p(f"{len(splits)} datasets of sizes {','.join(str(len(s)) for s in splits)}")
         dsets = Datasets(items, tfms=self._tfms(), splits=splits, n_inp=self.n_inp)

@@ -137,7 +137,7 @@ class DataLoaders:
             raise TypeError(f"test_dl needs a dataset with .new(items), got {type(ds).__name__}")
         test_ds = ds.new(items, split_idx=1, with_labels=with_labels) if isinstance(ds, Datasets) else \
             ds.new(items, split_idx=1)
-        return src.new(test_ds, shuffle=False, drop_last=False, **kwargs)
+        return src.new(test_ds, **{"shuffle": False, "drop_last": False, **kwargs})
 
     def new_empty(self) -> DataLoaders:
         """The same transforms and settings over no items (what an exported learner keeps)."""
@@ -154,6 +154,12 @@ class DataLoaders:
         first = DataLoader(ds[0], bs=bs, shuffle=shuffle, drop_last=shuffle, device=device, **kwargs)
         rest = [first.new(d, bs=val_bs or bs, shuffle=False, drop_last=False) for d in ds[1:]]
         return cls(first, *rest, path=path)
+
+    @classmethod
+    def from_dblock(cls, dblock: Any, source: Any, path: str | Path = ".", bs: int = 64, **kwargs: Any
+                    ) -> DataLoaders:
+        """``dblock.dataloaders(source, ...)`` (fastai's spelling)."""
+        return dblock.dataloaders(source, path=str(path), bs=bs, **kwargs)
 
     # --- export ------------------------------------------------------------------------------------------
     def get_spec(self) -> tuple[dict, dict[str, Tensor]]:
