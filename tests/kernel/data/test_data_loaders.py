@@ -179,3 +179,15 @@ def test_test_dl_kwargs_override_defaults():
     assert tdl.bs == 2 and len(tdl) == 1
     with pytest.raises(TypeError, match="bogus"):
         dls.test_dl([(1, "a")], bogus=1)
+
+
+def test_decode_casts_plain_predictions_to_sample_types_also_after_spec_round_trip():
+    dls = make_dls()
+    assert dls.valid.types == (TensorImage, TensorCategory)
+    x = dls.valid.one_batch()[0][:2]
+    plain_pred = torch.tensor([1, 0])  # e.g. an argmax: no semantic type
+    assert [s[1] for s in dls.valid.decode_batch((x, plain_pred))] == ["b", "a"]
+    spec, tensors = dls.get_spec()
+    rebuilt = DataLoaders.from_spec(json.loads(json.dumps(spec)), tensors)
+    assert len(rebuilt.valid_ds) == 0 and rebuilt.valid.types == (TensorImage, TensorCategory)
+    assert [s[1] for s in rebuilt.decode_batch((x, plain_pred))] == ["b", "a"]

@@ -212,6 +212,7 @@ class DataLoader:
         self.create_batch = create_batch if create_batch is not None else collate
         self._epoch = -1
         self._torch_dl: torch.utils.data.DataLoader | None = None
+        self._types: tuple | None = None
         if do_setup and len(self) > 0:
             for p in (self.after_item, self.before_batch, self.after_batch):
                 if p.fs:
@@ -301,8 +302,30 @@ class DataLoader:
             self._epoch -= 1
 
     # --- decoding / showing ------------------------------------------------------------------------------
+    @property
+    def types(self) -> tuple | None:
+        """The type of each element of a sample (after ``after_item``), from the first item; ``None`` if unknown.
+
+        ``decode`` casts plain tensors back to these (e.g. a model's argmax to ``TensorCategory``) so that
+        type-dispatched decodes apply.
+        """
+        if self._types is None and self.n > 0:
+            s = self.after_item(self.dataset[0])
+            self._types = tuple(type(x) for x in s) if isinstance(s, tuple) else (type(s),)
+        return self._types
+
+    @types.setter
+    def types(self, v: tuple | None) -> None:
+        self._types = None if v is None else tuple(v)
+
     def decode(self, b: Any) -> Any:
-        """Undo ``after_batch`` and bring the batch to the CPU."""
+        """Undo ``after_batch`` and bring the batch to the CPU (plain tensors get the sample types first)."""
+        typs = self.types
+        if typs:
+            bt = b if isinstance(b, tuple) else (b,)
+            bt = tuple(retain_type(x, typ=t) if isinstance(x, Tensor) and t is not None else x
+                       for x, t in zip(bt, typs)) + bt[len(typs):]
+            b = bt if isinstance(b, tuple) else bt[0]
         return to_device(self.after_batch.decode(b), "cpu")
 
     def decode_batch(self, b: Any, max_n: int = 9, full: bool = True) -> list:
@@ -370,7 +393,10 @@ class DataLoader:
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise TypeError(f"DataLoader.new() got an unexpected keyword argument {k!r}{hint}")
         args.update(kwargs)
-        return type(self)(**args) if type(self) is DataLoader else DataLoader(**args)
+        res = type(self)(**args) if type(self) is DataLoader else DataLoader(**args)
+        if self._types is not None:
+            res._types = self._types
+        return res
 
     def to(self, device: torch.device | str | None) -> DataLoader:
         """Put batches (and ``after_batch`` transform state) on ``device``."""

@@ -179,6 +179,7 @@ class DataLoaders:
                 raise TypeError("get_spec: a DataLoader with a custom create_batch cannot be exported")
             spec["loaders"].append({
                 "bs": dl.bs, "shuffle": dl.shuffle, "drop_last": dl.drop_last, "seed": dl.seed,
+                "types": [_type_name(t) for t in (dl.types or ())],
                 **{h: [transform_spec(t, f"dl.{k}.{h}.{j}", tensors) for j, t in enumerate(getattr(dl, h).fs)]
                    for h in ("after_item", "before_batch", "after_batch")}})
         return spec, tensors
@@ -206,6 +207,8 @@ class DataLoaders:
                                       seed=ls.get("seed"), after_item=build(ls["after_item"]),
                                       before_batch=build(ls["before_batch"]), after_batch=build(ls["after_batch"]),
                                       do_setup=False))
+            if ls.get("types"):
+                loaders[-1].types = tuple(_resolve_tensor_type(t) for t in ls["types"])
         return cls(*loaders, path=spec.get("path", "."))
 
 
@@ -213,6 +216,24 @@ def type_tl(tfms: list[Transform], split_idx: int) -> Any:
     from .lists import TfmdLists
 
     return TfmdLists([], Pipeline(tfms, split_idx=split_idx), split_idx=split_idx, do_setup=False)
+
+
+def _type_name(t: type) -> str | None:
+    """``module:QualName`` of a tensor type a spec can name (``None`` for other or local types)."""
+    if not (isinstance(t, type) and issubclass(t, Tensor)) or "<locals>" in t.__qualname__:
+        return None
+    return f"{t.__module__}:{t.__qualname__}"
+
+
+def _resolve_tensor_type(name: str | None) -> type | None:
+    """A tensor type named in a spec; anything that is not a ``torch.Tensor`` subclass is refused (``None``)."""
+    if not name:
+        return None
+    try:
+        obj = _default_resolve(name) if ":" in name else None
+    except Exception:
+        return None
+    return obj if isinstance(obj, type) and issubclass(obj, Tensor) else None
 
 
 def _qualname(obj: Any) -> str:
