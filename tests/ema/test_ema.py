@@ -219,6 +219,15 @@ def test_state_for_another_model_is_refused_with_the_keys():
     learn.ema.load_state_dict({"n_steps": 3, "n_updates": 3, "avg.weight": torch.zeros(1, 3)})
     with pytest.raises(ValueError, match=r"missing \['0.bias'.*unexpected \['weight'\]"):
         learn.fit(1)
+    assert set(learn.ema.state_dict()) == {"n_steps", "n_updates", "avg.weight"}  # kept, not half-applied
+    bad = {k: torch.zeros(7) for k in make_learner().model.state_dict()}
+    learn.ema.load_state_dict({"n_steps": 3, "n_updates": 3, **{"avg." + k: v for k, v in bad.items()}})
+    with pytest.raises(ValueError, match=r"do not fit the model: 0.weight: saved \(7,\), model \(4, 3\)"):
+        learn.fit(1)
+    trained = make_learner()
+    trained.use("ema").fit(1)
+    with pytest.raises(ValueError, match="do not fit the model"):  # also when already attached to a model
+        trained.ema.load_state_dict({"n_steps": 3, "n_updates": 3, **{"avg." + k: v for k, v in bad.items()}})
     with pytest.raises(ValueError, match="unexpected keys \\['bogus'\\]"):
         learn.ema.load_state_dict({"n_steps": 0, "n_updates": 0, "bogus": 1})
 

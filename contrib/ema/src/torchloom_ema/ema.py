@@ -85,9 +85,11 @@ class EMA(Callback):
         """Attach to ``model``: reuse the average if it matches, load pending state, or start from the weights."""
         names, live = self._tracked(model)
         if self._pending is not None:
-            pending, self._pending = self._pending, None
-            self._check_names(set(pending), set(names))
+            pending = self._pending
+            self._check_names(set(pending), set(names))  # on error the state stays pending, untouched
+            self._check_shapes(pending, dict(zip(names, live)))
             self._avg = [pending[n].detach().to(device=t.device, dtype=t.dtype).clone() for n, t in zip(names, live)]
+            self._pending = None
         elif names == self._names and all(a.shape == t.shape for a, t in zip(self._avg, live)):
             self._avg = [a if a.device == t.device and a.dtype == t.dtype else a.to(t.device, t.dtype)
                          for a, t in zip(self._avg, live)]
@@ -103,6 +105,13 @@ class EMA(Callback):
                 "ema: the saved averaged weights do not match the model: "
                 f"missing {sorted(want - have)}, unexpected {sorted(have - want)}"
             )
+
+    @staticmethod
+    def _check_shapes(saved: dict[str, torch.Tensor], model: dict[str, torch.Tensor]) -> None:
+        bad = [f"{n}: saved {tuple(saved[n].shape)}, model {tuple(t.shape)}"
+               for n, t in model.items() if n in saved and saved[n].shape != t.shape]
+        if bad:
+            raise ValueError("ema: the saved averaged weights do not fit the model: " + "; ".join(bad))
 
     # -- the average ------------------------------------------------------------------------------
     def current_decay(self) -> float:
@@ -216,6 +225,7 @@ class EMA(Callback):
         self._swap_out()
         self.n_steps, self.n_updates = int(state["n_steps"]), int(state["n_updates"])
         if tensors and self._names and set(tensors) == set(self._names):
+            self._check_shapes(tensors, dict(zip(self._names, self._avg)))
             with torch.no_grad():
                 for n, a in zip(self._names, self._avg):
                     a.copy_(tensors[n])
