@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -78,12 +79,13 @@ def test_rendered_plugin_has_names_filled_in_and_valid_files(tmp_path):
     target = render_plugin("grad-norm", tmp_path / "gn")
     files = _tree(target)
     assert set(files) == {
-        ".gitignore", "README.md", "pyproject.toml", "src/torchloom_grad_norm/__init__.py",
+        ".gitignore", ".github/workflows/test.yml", ".github/workflows/publish.yml",
+        "README.md", "pyproject.toml", "src/torchloom_grad_norm/__init__.py",
         "src/torchloom_grad_norm/plugin.py", "src/torchloom_grad_norm/callback.py",
         "src/torchloom_grad_norm/py.typed", "tests/test_torchloom_grad_norm.py",
     }
     for rel, text in files.items():
-        assert "{{" not in text, f"placeholder left in {rel}"
+        assert not re.search(r"\{\{\w+\}\}", text), f"placeholder left in {rel}"
         if rel.endswith(".py"):
             ast.parse(text, filename=rel)
     meta = tomllib.loads(files["pyproject.toml"])
@@ -158,3 +160,15 @@ def test_installed_names_count_unless_they_are_the_plugin_itself(monkeypatch, tm
     assert name_taken_by(names) == "acme-example-tools"
     assert main(["new-plugin", "example", "--dir", str(tmp_path / "x")]) == 2
     assert not (tmp_path / "x").exists()
+
+
+def test_rendered_github_workflows_are_valid_yaml(tmp_path):
+    yaml = pytest.importorskip("yaml")
+    files = render_template("grad-norm")
+    test = yaml.safe_load(files[".github/workflows/test.yml"])
+    steps = [s.get("run", "") for s in test["jobs"]["test"]["steps"]]
+    assert any('-e ".[test]"' in s for s in steps) and any("pytest" in s for s in steps)
+    assert test["jobs"]["test"]["steps"][1]["with"]["python-version"] == "${{ matrix.python-version }}"
+    publish = yaml.safe_load(files[".github/workflows/publish.yml"])
+    assert publish["jobs"]["publish"]["permissions"] == {"id-token": "write"}
+    assert publish["jobs"]["publish"]["steps"][-1]["uses"].startswith("pypa/gh-action-pypi-publish")

@@ -2,7 +2,7 @@
 
 The template lives in ``torchloom/plugin_template/`` (package data). Every file there ends in
 ``.tmpl``; ``{{name}}``, ``{{dist}}``, ``{{package}}`` and ``{{class_name}}`` are replaced in file
-contents and paths. ``contrib/plugin-template`` in the torchloom repository is this template rendered
+contents and paths, and a path part ``dot-x`` becomes ``.x`` (``dot-github`` -> ``.github``). ``contrib/plugin-template`` in the torchloom repository is this template rendered
 for the name ``example``, so authors can read a finished plugin and the two cannot drift apart.
 """
 from __future__ import annotations
@@ -27,8 +27,8 @@ __all__ = ["NewPluginError", "PluginNames", "configure", "name_taken_by", "plugi
 TEMPLATE_PACKAGE = "torchloom"
 TEMPLATE_DIR = "plugin_template"
 SUFFIX = ".tmpl"
-#: files whose real name cannot be stored as package data (dotfiles are skipped by globs)
-RENAMES = {"gitignore": ".gitignore"}
+#: a path part ``dot-x`` is written as ``.x``: dotfiles are skipped by the package-data globs
+DOT_PREFIX = "dot-"
 
 _NAME_RE = re.compile(r"[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*")
 _PLACEHOLDER_RE = re.compile(r"\{\{(\w+)\}\}")
@@ -132,7 +132,7 @@ def render_template(name: str) -> dict[str, str]:
         where = "/".join(parts)
         rel = [_fill(p, mapping, where) for p in parts]
         rel[-1] = rel[-1][: -len(SUFFIX)]
-        rel[-1] = RENAMES.get(rel[-1], rel[-1]) if len(rel) == 1 else rel[-1]
+        rel = ["." + p[len(DOT_PREFIX):] if p.startswith(DOT_PREFIX) else p for p in rel]
         files["/".join(rel)] = _fill(node.read_text(encoding="utf-8"), mapping, where)
     return files
 
