@@ -167,6 +167,14 @@ def main() -> int:
                  (f"{fa_ips:10.0f} {fa_ips / ips['plain']:7.2f}x" if fa_ips else "   fastai not installed: skipped") +
                  "   >= 1.0x   (items/s, ratio = speed vs torch)")
 
+    # the same with 2 worker processes (both through torch's multiprocessing DataLoader)
+    tdl2 = torch.utils.data.DataLoader(ds, batch_size=bs, shuffle=True, num_workers=2)
+    odl2 = DataLoader(ds, bs=bs, shuffle=True, num_workers=2)
+    r2 = best_us({"plain": epoch(tdl2), "ours": epoch(odl2)}, 1, max(3, args.rounds // 2))
+    ips2 = {k: n / (v / 1e6) for k, v in r2.items()}
+    lines.append(f"{'DataLoader items/s (same, 2 workers)':<44} {ips2['plain']:10.0f} {ips2['ours']:10.0f} "
+                 f"{ips2['ours'] / ips2['plain']:7.2f}x " + " " * 19 + "   >= 1.0x   (items/s, ratio = speed vs torch)")
+
     print(header)
     print("\n".join(lines))
     print("ratios: time vs plain PyTorch (lower is better), except DataLoader: speed vs torch DataLoader "
