@@ -11,7 +11,7 @@ import os
 import time
 import traceback
 import warnings
-from importlib.metadata import EntryPoint, distributions
+from importlib.metadata import Distribution, EntryPoint, distributions
 from typing import Any
 
 import pluggy
@@ -157,18 +157,31 @@ def entry_points(group: str) -> list[EntryPoint]:
         eps = dist.entry_points.select(group=group)
         if not eps:
             continue
-        name = _norm(dist.metadata["Name"] or "")
+        name = _norm(_name_version(dist)[0])
         if name not in seen:
             seen.add(name)
             found.extend(eps)
     return found
 
 
+def _name_version(dist: Distribution) -> tuple[str, str]:
+    """Name and Version from the metadata headers, without importing the email package (~10 ms)."""
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            break  # end of the headers
+        key, sep, value = line.partition(":")
+        if sep and key in ("Name", "Version") and key not in found:
+            found[key] = value.strip()
+    if len(found) < 2:  # unusual metadata: let importlib.metadata parse it
+        return dist.metadata["Name"] or "(unknown distribution)", dist.metadata["Version"] or "?"
+    return found["Name"], found["Version"]
+
+
 def _entry_point_info(ep: EntryPoint) -> PluginInfo:
     dist = getattr(ep, "dist", None)
-    meta = dist.metadata if dist is not None else None
-    name = (meta["Name"] if meta is not None else None) or "(unknown distribution)"
-    version = (meta["Version"] if meta is not None else None) or "?"
+    name, version = _name_version(dist) if dist is not None else ("(unknown distribution)", "?")
     return PluginInfo(name=ep.name, dist=name, version=version, module=ep.value)
 
 
