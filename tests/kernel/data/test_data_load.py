@@ -149,3 +149,26 @@ def test_empty_dataset_errors_clearly():
         next(iter(dl))
     with pytest.raises(ValueError, match="no batch"):
         list(DataLoader(Items(3), bs=4, drop_last=True))
+
+
+def test_subclass_can_override_create_batch_and_get_idxs_and_new_keeps_class():
+    class Reversed(DataLoader):
+        def get_idxs(self):
+            return list(range(self.n))[::-1]
+
+        def create_batch(self, items):
+            return [int(y) for _, y in items]
+
+    dl = Reversed(Items(6), bs=3)
+    assert list(dl) == [[2, 1, 0], [2, 1, 0]]
+    assert type(dl.new(bs=2)) is Reversed and list(dl.new(bs=6)) == [[2, 1, 0, 2, 1, 0]]
+
+
+def test_namedtuple_and_dict_samples_collate_structurally():
+    from collections import namedtuple
+
+    Pair = namedtuple("Pair", "img label")
+    b = collate([Pair(make_img(1), 1), Pair(make_img(2), 0)])
+    assert type(b) is Pair and type(b.img) is TensorImage and b.label.tolist() == [1, 0]
+    d = collate([{"x": make_img(1), "y": TensorCategory(1)}, {"x": make_img(2), "y": TensorCategory(0)}])
+    assert type(d["x"]) is TensorImage and type(d["y"]) is TensorCategory

@@ -208,8 +208,9 @@ class DataLoader:
         self.after_item = _make_hook(after_item, si)
         self.before_batch = _make_hook(before_batch, si)
         self.after_batch = _make_hook(after_batch, si)
-        self._custom_create = create_batch is not None
-        self.create_batch = create_batch if create_batch is not None else collate
+        if create_batch is not None:
+            self.create_batch = create_batch  # type: ignore[method-assign]
+        self._custom_create = create_batch is not None or type(self).create_batch is not DataLoader.create_batch
         self._epoch = -1
         self._torch_dl: torch.utils.data.DataLoader | None = None
         self._types: tuple | None = None
@@ -219,6 +220,10 @@ class DataLoader:
                     p.setup(self)
         if self.device is not None:
             self.after_batch.to(self.device)
+
+    def create_batch(self, items: list) -> Any:
+        """Collate a list of samples (override, or pass ``create_batch=``, to batch differently)."""
+        return collate(items)
 
     # --- sizes -------------------------------------------------------------------------------------------
     @property
@@ -382,7 +387,7 @@ class DataLoader:
         args = dict(dataset=self.dataset if dataset is None else dataset, bs=self.bs, shuffle=self.shuffle,
                     drop_last=self.drop_last, num_workers=self.num_workers, device=self.device,
                     after_item=self.after_item, before_batch=self.before_batch, after_batch=self.after_batch,
-                    create_batch=self.create_batch if self._custom_create else None, seed=self.seed,
+                    create_batch=self.__dict__.get("create_batch"), seed=self.seed,
                     n=self._n, pin_memory=self.pin_memory, persistent_workers=self.persistent_workers,
                     timeout=self.timeout, do_setup=False, get_idxs=self._get_idxs)
         for k in kwargs:
@@ -393,7 +398,7 @@ class DataLoader:
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise TypeError(f"DataLoader.new() got an unexpected keyword argument {k!r}{hint}")
         args.update(kwargs)
-        res = type(self)(**args) if type(self) is DataLoader else DataLoader(**args)
+        res = type(self)(**args)
         if self._types is not None:
             res._types = self._types
         return res
