@@ -561,7 +561,15 @@ class Learner(ScheduleMixin, PersistMixin):
     def create_opt(self) -> None:
         """Build the optimizer from ``opt_func(splitter(model), lr=lr)`` with fastai's norm/bias rules."""
         opt_func = self._resolve_opt_func()
-        self.opt = opt_func(self.splitter(self.model), lr=self.lr)
+        opt = opt_func(self.splitter(self.model), lr=self.lr)
+        if isinstance(opt, torch.optim.Optimizer):  # a plain torch optimizer: give it fastai's API
+            from .optim.wrapper import OptimWrapper
+
+            opt = OptimWrapper(opt=opt)
+        if not hasattr(opt, "set_hypers"):
+            raise TypeError(f"opt_func returned {type(opt).__name__}, which has no set_hypers: use a torchloom "
+                            f"optimizer (Adam, SGD...), OptimWrapper, or a torch.optim optimizer")
+        self.opt = opt
         if hasattr(self.opt, "_flags") and hasattr(self.opt, "param_lists") and isinstance(self.model, nn.Module):
             from .optim.optimizer import set_norm_bias_flags
 
@@ -758,8 +766,12 @@ class Learner(ScheduleMixin, PersistMixin):
             finally:
                 self.loss_func = lf
 
+    _LOOP_COUNTERS = ("dl", "iter", "n_iter", "epoch", "training", "train_iter", "pct_train", "xb", "yb", "pred",
+                      "loss", "loss_grad", "smooth_loss", "_batch_dev", "_n_inp")
+
     def _inference_run(self, dl: Any, cbs: list[Callback], inner: bool = False) -> None:
         old = self.is_inference
+        saved = {k: getattr(self, k) for k in self._LOOP_COUNTERS}  # inference may run inside a fit
         self.is_inference = True
         try:
             with self.no_logging(), self.no_bar():
@@ -770,6 +782,8 @@ class Learner(ScheduleMixin, PersistMixin):
                     self._run_fit(lambda: self._do_epoch_validate(dl=dl), cbs)
         finally:
             self.is_inference = old
+            for k, v in saved.items():
+                setattr(self, k, v)
 
     def get_preds(self, ds_idx: int = 1, dl: Any = None, with_input: bool = False, with_decoded: bool = False,
                   with_loss: bool = False, act: Callable[[Any], Any] | None = None, reorder: bool = True,

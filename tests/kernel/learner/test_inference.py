@@ -6,7 +6,7 @@ import torch
 from conftest import tiny
 from torch.nn import functional as F
 
-from torchloom import accuracy
+from torchloom import Callback, accuracy
 from torchloom.testing import EventRecorder
 
 
@@ -110,3 +110,25 @@ def test_predict_needs_test_dl():
     learn.dls = Bare()
     with pytest.raises(TypeError, match="predict needs dls.test_dl"):
         learn.predict(torch.zeros(4))
+
+
+def test_validate_inside_a_fit_does_not_disturb_the_loop():
+    learn = tiny(task="classification", n_train=64, n_valid=40)
+    mid = []
+    learn.add_cb(Callback(after_train=lambda cb: mid.append(cb.learn.validate())))
+    seen = []
+    learn.add_cb(Callback(after_batch=lambda cb: seen.append((cb.training, cb.n_iter, cb.epoch))))
+    learn.fit(2)
+    assert len(mid) == 2 and len(learn.recorder.values) == 2
+    # 4 train batches, 3 of the inner validate(), 3 of the epoch's own validation, then epoch 1
+    assert seen[:4] == [(True, 4, 0)] * 4 and seen[4:10] == [(False, 3, 0)] * 6 and seen[10] == (True, 4, 1)
+    assert learn.train_iter == 8
+
+
+def test_plain_torch_optimizer_is_wrapped():
+    learn = tiny(opt_func=lambda params, lr: torch.optim.SGD(params, lr=lr))
+    learn.fit(1, lr=0.01)
+    assert type(learn.opt).__name__ == "OptimWrapper" and learn.opt.param_groups[0]["lr"] == 0.01
+    bad = tiny(opt_func=lambda params, lr: object())
+    with pytest.raises(TypeError, match="has no set_hypers"):
+        bad.fit(1)
