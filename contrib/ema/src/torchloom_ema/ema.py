@@ -222,10 +222,12 @@ class EMA(Callback):
         bad = [k for k, v in tensors.items() if not isinstance(v, torch.Tensor)]
         if bad:
             raise ValueError(f"ema: bad state: {[_PREFIX + k for k in bad]} must be tensors")
+        attached = bool(tensors) and bool(self._names) and set(tensors) == set(self._names)
+        if attached:
+            self._check_shapes(tensors, dict(zip(self._names, self._avg)))  # before changing anything
         self._swap_out()
         self.n_steps, self.n_updates = int(state["n_steps"]), int(state["n_updates"])
-        if tensors and self._names and set(tensors) == set(self._names):
-            self._check_shapes(tensors, dict(zip(self._names, self._avg)))
+        if attached:
             with torch.no_grad():
                 for n, a in zip(self._names, self._avg):
                     a.copy_(tensors[n])
