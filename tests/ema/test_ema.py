@@ -228,6 +228,7 @@ def test_state_for_another_model_is_refused_with_the_keys():
     trained.use("ema").fit(1)
     with pytest.raises(ValueError, match="do not fit the model"):  # also when already attached to a model
         trained.ema.load_state_dict({"n_steps": 3, "n_updates": 3, **{"avg." + k: v for k, v in bad.items()}})
+    assert (trained.ema.n_steps, trained.ema.n_updates) == (N_BATCHES, N_BATCHES)  # nothing changed
     with pytest.raises(ValueError, match="unexpected keys \\['bogus'\\]"):
         learn.ema.load_state_dict({"n_steps": 0, "n_updates": 0, "bogus": 1})
 
