@@ -103,8 +103,11 @@ def _buffers(params: list[Tensor], states: list[dict], key: str) -> list[Tensor]
 
 def _average_grad_foreach(params, states, mom, dampening=False, **kwargs) -> None:
     avgs = _buffers(params, states, "grad_avg")
-    torch._foreach_mul_(avgs, mom)
-    torch._foreach_add_(avgs, _grads(params), alpha=1 - mom if dampening else 1.0)
+    if dampening:  # one pass: avg + (1-mom)*(grad-avg)
+        torch._foreach_lerp_(avgs, _grads(params), 1 - mom)
+    else:
+        torch._foreach_mul_(avgs, mom)
+        torch._foreach_add_(avgs, _grads(params))
 
 
 @_foreach(_average_grad_foreach)
@@ -113,7 +116,10 @@ def average_grad(p: Tensor, mom: float, dampening: bool = False, grad_avg: Tenso
     """Moving average of the gradients (``grad_avg``), damped by ``1-mom`` when ``dampening``."""
     if grad_avg is None:
         grad_avg = torch.zeros_like(p.grad.data)
-    grad_avg.mul_(mom).add_(p.grad.data, alpha=1 - mom if dampening else 1.0)
+    if dampening:
+        grad_avg.lerp_(p.grad.data, 1 - mom)
+    else:
+        grad_avg.mul_(mom).add_(p.grad.data)
     return {"grad_avg": grad_avg}
 
 
