@@ -16,6 +16,8 @@ from torch import Tensor
 
 from torchloom.torch_core import show_image, show_title, to_plain
 
+from .core import retype
+
 __all__ = ["get_grid", "show_images", "show_samples", "show_batch", "show_results"]
 
 
@@ -122,8 +124,10 @@ def show_results(learn: Any, ds_idx: int = 1, dl: Any = None, max_n: int = 9, sh
     x, ys = b[:n_inp], b[n_inp:]
     dec_t = dec if isinstance(dec, tuple) else (dec,)
     truth = _decoded_samples(dl, tuple(x) + tuple(ys), max_n)
-    preds = _decoded_samples(dl, tuple(x) + tuple(d.to(ys[0].device) if isinstance(d, Tensor) else d
-                                                  for d in dec_t), max_n)
+    # decoded predictions get their target's type, so the target transforms decode them (labels, codes)
+    dec_t = tuple(retype(d.to(y.device), y) if isinstance(d, Tensor) and isinstance(y, Tensor) else d
+                  for d, y in zip(dec_t, ys))
+    preds = _decoded_samples(dl, tuple(x) + dec_t, max_n)
     if ys and _is_mask(ys[0]) and ys[0].ndim >= 3:  # segmentation: target | prediction
         cells, titles = [], []
         for t, p in zip(truth, preds):
@@ -143,9 +147,9 @@ def show_results(learn: Any, ds_idx: int = 1, dl: Any = None, max_n: int = 9, sh
 
 
 def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, Tensor) or isinstance(b, Tensor):
-        return torch.equal(to_plain(torch.as_tensor(a)).cpu(), to_plain(torch.as_tensor(b)).cpu())
-    return a == b
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        return a.shape == b.shape and torch.equal(to_plain(a).cpu(), to_plain(b).cpu())
+    return str(a) == str(b)
 
 
 def _label(parts: Sequence[Any]) -> str:
