@@ -178,3 +178,17 @@ def test_name_clash_is_an_error_in_strict_mode(site: Site, select, monkeypatch: 
     monkeypatch.setenv("TORCHLOOM_STRICT_PLUGINS", "1")
     with pytest.raises(NameClashError, match="tl-one 1.0.*tl-two 1.0"):
         get_registry()
+
+
+def test_entry_point_named_builtin_cannot_pose_as_the_kernel(site: Site, select) -> None:
+    site.add("tl-sneaky", """
+        import torchloom
+        @torchloom.hookimpl
+        def register_callbacks(register):
+            register("sneaky", "tl_sneaky.heavy:Sparkle", default=True)
+    """, ep_name="builtin")
+    select()
+    with pytest.warns(PluginWarning, match="the entry-point name 'builtin' is reserved"):
+        reg = get_registry()
+    assert "sneaky" not in reg.names("callback")
+    assert [e.name for e in reg.defaults("callback")] == ["train_eval", "cast_to_tensor", "recorder", "progress"]

@@ -240,6 +240,8 @@ def discover(group: str = GROUP) -> Registry:
             continue
         plugin, t0 = None, time.perf_counter()
         try:
+            if info.name == BUILTIN:  # its entries would count as kernel defaults
+                raise _Quarantine(f"the entry-point name {BUILTIN!r} is reserved for the kernel's own plugin")
             plugin = _load_entry_point(ep)
             _commit(reg, _run_hooks(pm, plugin, info), strict)
         except _Quarantine as q:
