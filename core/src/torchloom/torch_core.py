@@ -7,6 +7,7 @@ handling disabled and only tensor results are re-wrapped with ``as_subclass``.
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -63,6 +64,8 @@ class TensorBase(Tensor):
         elif not isinstance(x, Tensor):
             x = torch.as_tensor(x)
         res = x.as_subclass(cls)
+        if isinstance(x, TensorBase) and x.__dict__:
+            res.__dict__.update(x.__dict__)  # re-typing keeps the metadata
         if kwargs:
             res.__dict__.update(kwargs)
         return res
@@ -91,8 +94,6 @@ class TensorBase(Tensor):
         return res
 
     def __deepcopy__(self, memo: dict) -> TensorBase:
-        import copy
-
         if id(self) in memo:
             return memo[id(self)]
         with torch.no_grad():
@@ -110,15 +111,9 @@ class TensorBase(Tensor):
         """Copy ``other``'s metadata onto this tensor (shallow; ``as_copy`` copies each value)."""
         d = getattr(other, "__dict__", None)
         if d:
-            self.__dict__.update({k: _copy(v) for k, v in d.items()} if as_copy else d)
+            self.__dict__.update({k: copy.copy(v) for k, v in d.items()} if as_copy else d)
         return self
 
-
-
-def _copy(v: Any) -> Any:
-    import copy
-
-    return copy.copy(v)
 
 
 class TensorCategory(TensorBase):

@@ -122,3 +122,11 @@ def test_show_on_types_is_protocol():
     ctx = TensorText(torch.zeros(1)).show(ctx=[])
     assert ctx == ["text!"]
     assert not hasattr(TensorCategory(2), "show")  # decoding continues to the label, which shows
+
+
+def test_retyping_keeps_metadata_and_set_meta():
+    t = TensorBase(torch.ones(1), foo=1)
+    r = TensorImage(t, bar=2)
+    assert type(r) is TensorImage and r.foo == 1 and r.bar == 2
+    c = TensorCategory(0).set_meta(TensorImage(torch.ones(1), codes=["a"]), as_copy=True)
+    assert c.codes == ["a"]
