@@ -283,3 +283,31 @@ def test_wrapper_accepts_built_optimizer():
     assert w.hypers[0]["lr"] == 0.3 and w.param_groups is built.param_groups
     with pytest.raises(ValueError, match="built optimizer"):
         OptimWrapper(m.parameters(), opt=built)
+
+
+# --- Lookahead ----------------------------------------------------------------------------------
+
+def test_lookahead_interpolates_every_k_steps():
+    from torchloom.optim.optimizer import Lookahead, ranger
+
+    torch.manual_seed(0)
+    p = nn.Parameter(torch.zeros(3))
+    opt = Lookahead(SGD([p], lr=1.0), k=2, alpha=0.5)
+    p.grad = -torch.ones(3)
+    opt.step()
+    assert torch.equal(p.detach(), torch.ones(3))  # a fast step
+    opt.step()  # fast reaches 2, then slow = 0 + 0.5*(2-0) = 1 and fast restarts there
+    assert torch.equal(p.detach(), torch.ones(3)) and torch.equal(opt.slow_weights[0][0], torch.ones(3))
+    opt.set_hyper("lr", 2.0)
+    assert opt.hypers[0]["lr"] == 2.0
+    sd = opt.state_dict()
+    q = nn.Parameter(p.detach().clone())
+    other = Lookahead(SGD([q], lr=2.0), k=2, alpha=0.5)
+    other.load_state_dict(sd)
+    assert other.count == 2 and torch.equal(other.slow_weights[0][0], torch.ones(3))
+    m = _model()
+    r = ranger(m.parameters(), lr=1e-3)
+    _run(m, r, n=7)
+    assert r.count == 7 and r.hypers[0]["mom"] == 0.95
+    with pytest.raises(ValueError, match="k >= 1"):
+        Lookahead(SGD([p], lr=1.0), k=0)

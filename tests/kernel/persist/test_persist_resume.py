@@ -20,9 +20,26 @@ def _run(*args: str) -> str:
     return out.stdout
 
 
+def _run_in_process(*args: str) -> None:
+    """The uninterrupted reference run needs no separate process (it is deterministic on CPU)."""
+    import random
+    import runpy
+    from unittest import mock
+
+    import numpy as np
+
+    np_state, py_state = np.random.get_state(), random.getstate()
+    try:
+        with mock.patch.object(sys, "argv", [SCRIPT, *args]), torch.random.fork_rng():
+            runpy.run_path(SCRIPT, run_name="__main__")
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+
+
 def test_killed_run_resumes_to_identical_weights(tmp_path):
     full, killed = tmp_path / "full", tmp_path / "killed"
-    _run(str(full), "full")
+    _run_in_process(str(full), "full")
     proc = subprocess.Popen([sys.executable, SCRIPT, str(killed), "kill", "1"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:

@@ -27,8 +27,8 @@ from .steppers import (
 )
 
 __all__ = [
-    "SGD", "Adam", "AdamW", "BaseOptimizer", "Optimizer", "RAdam", "even_mults", "norm_bias_params",
-    "set_norm_bias_flags",
+    "SGD", "Adam", "AdamW", "BaseOptimizer", "Lookahead", "Optimizer", "RAdam", "even_mults", "norm_bias_params",
+    "ranger", "set_norm_bias_flags",
 ]
 
 FLAG_KEYS = ("force_train", "do_wd")
@@ -342,6 +342,68 @@ def RAdam(params: Any, lr: float = 1e-3, mom: float = 0.9, sqr_mom: float = 0.99
                 step_stat, radam_step]
     return Optimizer(params, steppers, lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd, beta=beta,
                      foreach=foreach)
+
+
+class Lookahead(BaseOptimizer):
+    """Lookahead (Zhang et al. 2019) around any optimizer: every ``k`` steps the slow weights move
+    ``alpha`` of the way to the fast ones, and the fast weights restart from there."""
+
+    def __init__(self, opt: BaseOptimizer, k: int = 6, alpha: float = 0.5):
+        if int(k) < 1 or not 0 < alpha <= 1:
+            raise ValueError(f"Lookahead(k={k}, alpha={alpha}): need k >= 1 and 0 < alpha <= 1")
+        self.opt, self.k, self.alpha = opt, int(k), float(alpha)
+        self.count, self.slow_weights = 0, None
+        self.frozen_idx = 0
+
+    param_lists = property(lambda self: self.opt.param_lists)  # type: ignore[assignment]
+    hypers = property(lambda self: self.opt.hypers)
+    state = property(lambda self: self.opt.state)
+    param_groups = property(lambda self: self.opt.param_groups)
+
+    def _flags(self, p: Tensor) -> dict:
+        return self.opt._flags(p)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.opt.zero_grad(set_to_none=set_to_none)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        if self.slow_weights is None:
+            self.slow_weights = [[p.detach().clone() for p in pg] for pg in self.param_lists]
+        loss = self.opt.step(closure)
+        self.count += 1
+        if self.count % self.k == 0:
+            slow = [s for pg in self.slow_weights for s in pg]
+            fast = [p for pg in self.param_lists for p in pg]
+            torch._foreach_lerp_(slow, fast, self.alpha)
+            torch._foreach_copy_(fast, slow)
+        return loss
+
+    def clear_state(self) -> None:
+        self.opt.clear_state()
+        self.count, self.slow_weights = 0, None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**self.opt.state_dict(), "lookahead_count": self.count, "slow_weights": self.slow_weights}
+
+    def load_state_dict(self, sd: dict[str, Any]) -> None:
+        sd = dict(sd)
+        self.count = int(sd.pop("lookahead_count", 0))
+        slow = sd.pop("slow_weights", None)
+        self.opt.load_state_dict(sd)
+        self.slow_weights = None if slow is None else [
+            [s.to(p.device, p.dtype).clone() for s, p in zip(spg, pg)] for spg, pg in zip(slow, self.param_lists)]
+
+    def __repr__(self) -> str:
+        return f"Lookahead({self.opt!r}, k={self.k}, alpha={self.alpha})"
+
+
+def ranger(params: Any, lr: float = 1e-3, mom: float = 0.95, wd: float = 0.01, eps: float = 1e-6,
+           sqr_mom: float = 0.99, beta: float = 0.0, k: int = 6, alpha: float = 0.5, foreach: bool | None = None
+           ) -> Lookahead:
+    """fastai's ``ranger``: Lookahead around RAdam."""
+    return Lookahead(RAdam(params, lr=lr, mom=mom, wd=wd, eps=eps, sqr_mom=sqr_mom, beta=beta, foreach=foreach),
+                     k=k, alpha=alpha)
 
 
 # --- norm / bias flags (used by Learner.create_opt) ---------------------------------------------
