@@ -123,15 +123,19 @@ class _BatchMaker:
         epoch, batch_no, idxs = key
         if self.seed is None:
             return self._make(idxs)
-        state = random.getstate()
+        # seed python, numpy and torch from (seed, epoch, batch): the batch's random transforms draw the same
+        # values whichever process builds it; the caller's RNG streams are restored afterwards
+        state, np_state = random.getstate(), np.random.get_state()
         with torch.random.fork_rng(devices=[]):
             s = hash((self.seed, epoch, batch_no)) & 0xFFFF_FFFF
             random.seed(s)
+            np.random.seed(s)
             torch.manual_seed(s)
             try:
                 return self._make(idxs)
             finally:
                 random.setstate(state)
+                np.random.set_state(np_state)
 
     def _make(self, idxs: list[int]) -> Any:
         ds, ai = self.dataset, self.after_item
