@@ -172,3 +172,12 @@ def test_rendered_github_workflows_are_valid_yaml(tmp_path):
     publish = yaml.safe_load(files[".github/workflows/publish.yml"])
     assert publish["jobs"]["publish"]["permissions"] == {"id-token": "write"}
     assert publish["jobs"]["publish"]["steps"][-1]["uses"].startswith("pypa/gh-action-pypi-publish")
+
+
+def test_rendered_plugin_passes_its_own_lint_config(tmp_path):
+    ruff = Path(sys.executable).with_name("ruff")
+    if not ruff.exists():
+        pytest.skip("ruff is not installed next to this Python")
+    target = render_plugin("grad-norm", tmp_path / "torchloom-grad-norm")
+    proc = subprocess.run([str(ruff), "check", "--no-cache", "."], cwd=target, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
