@@ -175,3 +175,28 @@ def test_terminate_on_nan_names_epoch_and_iteration():
                           Callback(after_epoch=lambda cb: epochs.append(cb.epoch))])
     assert epochs == [0]
     assert "epoch 1, iteration 2" in learn.terminated_on_nan
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "radam"])
+def test_registered_optimizer_names_train(name):
+    learn = _learn(opt_func=name, lr=1e-2)
+    w0 = learn.model.weight.detach().clone()
+    learn.fit(1)
+    assert type(learn.opt).__name__ == "Optimizer" and not torch.equal(learn.model.weight, w0)
+
+
+def test_learner_freeze_keeps_batchnorm_training_and_no_wd_on_bn_bias():
+    torch.manual_seed(0)
+    learn = synth_learner(task="classification", n_train=32, n_valid=16, bs=16,
+                          splitter=lambda m: [list(m[0].parameters()) + list(m[1].parameters()),
+                                              list(m[3].parameters())])
+    learn.model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+    learn.freeze()
+    assert not learn.model[0].weight.requires_grad and learn.model[1].weight.requires_grad
+    assert learn.opt.state[learn.model[1].weight] == {"do_wd": False, "force_train": True}
+    assert learn.opt.state[learn.model[3].bias] == {"do_wd": False}
+    w0, bn0 = learn.model[0].weight.detach().clone(), learn.model[1].weight.detach().clone()
+    learn.fit(1)
+    assert torch.equal(learn.model[0].weight, w0) and not torch.equal(learn.model[1].weight, bn0)
+    learn.unfreeze()
+    assert all(p.requires_grad for p in learn.model.parameters())

@@ -217,3 +217,19 @@ def test_export_refuses_unsafe_factories(tmp_path):
     save_file(p, obj, meta=meta)
     with pytest.raises(MissingPluginError, match="pip install torchloom-vision-x"):
         load_learner(p)
+
+
+def test_checkpoint_through_use_records_plugins_and_resumes(tmp_path):
+    learn = _learn(tmp_path).use("checkpoint", fname="ck")
+    learn.fit(2)
+    _, meta = load_file(tmp_path / "models" / "ck.safetensors")
+    assert meta["plugins"]["checkpoint"]["dist"] == "torchloom"
+    seen = []
+    other = _learn(tmp_path)
+    with pytest.warns(RuntimeWarning, match=r"plugins \['checkpoint'\] active"):
+        other.fit(3, resume="ck", cbs=[Callback(before_epoch=lambda cb: seen.append(cb.epoch))])
+    assert seen == [2]
+    again = _learn(tmp_path).use("checkpoint", fname="ck")
+    again.fit(3, resume="ck")  # same plugins active: no warning, and it keeps checkpointing
+    _, meta = load_file(tmp_path / "models" / "ck.safetensors")
+    assert meta["epoch"] == 2
