@@ -8,7 +8,7 @@ Columns (same model, same pre-built batches, SGD, CPU):
   learner+ema    the same Learner with learn.use("ema")
 fastai 2.8 has no EMA callback (fastxtend has one), so there is no fastai column.
 
-Run: python bench/ema_overhead.py [--hidden 256] [--layers 4] [--batches 50] [--repeats 5] [--threads 1]
+Run: python bench/bench_ema.py [--hidden 256] [--layers 4] [--batches 50] [--repeats 5] [--threads 1]
 """
 from __future__ import annotations
 
@@ -86,6 +86,11 @@ def main() -> None:
         "learner": lambda m: learner_loop(m, batches, False),
         "learner+ema": lambda m: learner_loop(m, batches, True),
     }
+    from torchloom.plugins import get_registry
+
+    if "ema" not in get_registry().names("callback"):
+        print("torchloom-ema not installed (pip install -e contrib/ema): learner+ema column skipped")
+        del runs["learner+ema"]
     times: dict[str, list[float]] = {k: [] for k in runs}
     for _ in range(args.repeats):  # interleaved, so machine noise hits every column alike
         for k, fn in runs.items():
@@ -98,8 +103,9 @@ def main() -> None:
         print(f"  {k:<14} {per_step[k]:7.3f} ms/step   {med[k] / med['raw']:5.2f}x raw")
     print(f"EMA update cost per step: foreach {per_step['raw+ema(fe)'] - per_step['raw']:.3f} ms, "
           f"per-parameter loop {per_step['raw+ema(loop)'] - per_step['raw']:.3f} ms")
-    print(f"learner+ema / learner: {med['learner+ema'] / med['learner']:.3f}x;  "
-          f"learner+ema / raw+ema(fe): {med['learner+ema'] / med['raw+ema(fe)']:.3f}x")
+    if "learner+ema" in med:
+        print(f"learner+ema / learner: {med['learner+ema'] / med['learner']:.3f}x;  "
+              f"learner+ema / raw+ema(fe): {med['learner+ema'] / med['raw+ema(fe)']:.3f}x")
     print("fastai: no EMA callback in fastai 2.8: skipped")
 
 
