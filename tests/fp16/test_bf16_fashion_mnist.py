@@ -36,15 +36,6 @@ def load_idx(path: Path) -> np.ndarray:
     return np.frombuffer(b, np.uint8, offset=4 + 4 * nd).reshape(dims)
 
 
-@pytest.fixture
-def one_thread():
-    """Small models run faster on one thread than on two contended ones (the shared CI box)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def dls():
     x = torch.from_numpy(load_idx(ROOT / "train-images-idx3-ubyte.gz")[:4000].copy()).float().div_(255).view(-1, 784)
@@ -67,7 +58,7 @@ def train_accuracy(dls, use):
 
 
 @pytest.mark.slow
-def test_bf16_reaches_float32_accuracy(dls, one_thread):
+def test_bf16_reaches_float32_accuracy(dls):
     fp32 = train_accuracy(dls, None)
     bf16 = train_accuracy(dls, ["bf16"])
     assert fp32 > 0.75, f"the float32 baseline itself did not train (accuracy {fp32:.3f})"
