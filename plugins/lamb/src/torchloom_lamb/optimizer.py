@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
+
 from torchloom.optim.optimizer import Optimizer
 from torchloom.optim.steppers import (
     average_grad,
