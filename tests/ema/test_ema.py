@@ -302,3 +302,10 @@ def test_state_is_saved_in_checkpoints_and_resume_matches_an_uninterrupted_run(t
     for k, v in ref.ema.averaged_state().items():
         torch.testing.assert_close(resumed.ema.averaged_state()[k], v)
     assert _equal(_params(resumed.model), _params(ref.model))
+
+
+class TestEMAContractAllOptions(CallbackContract):
+    """The kit again with every option switched on."""
+
+    name = "ema"
+    kwargs = {"decay": 0.5, "every": 2, "warmup": True, "average_buffers": True, "ema_at_end": True}
