@@ -191,3 +191,18 @@ def test_decode_casts_plain_predictions_to_sample_types_also_after_spec_round_tr
     rebuilt = DataLoaders.from_spec(json.loads(json.dumps(spec)), tensors)
     assert len(rebuilt.valid_ds) == 0 and rebuilt.valid.types == (TensorImage, TensorCategory)
     assert [s[1] for s in rebuilt.decode_batch((x, plain_pred))] == ["b", "a"]
+
+
+def test_add_tfms_to_an_event():
+    class Negate(Transform):
+        order = 20  # after IntToFloatTensor (10)
+
+        def encodes(self, x: TensorImage):
+            return -x
+
+    dls = make_dls()
+    dls.add_tfms(Negate(), "after_batch", loaders=[1])
+    assert (dls.valid.one_batch()[0] <= 0).all() and (dls.train.one_batch()[0] >= 0).all()
+    with pytest.raises(ValueError, match="event"):
+        dls.add_tfms(Negate(), "after_everything")
+    assert "DataLoader(n=32" in repr(dls)

@@ -128,6 +128,16 @@ class DataLoaders:
     def show_batch(self, b: Any = None, max_n: int = 9, ctxs: Any = None, show: bool = True, **kwargs: Any) -> Any:
         return self.train.show_batch(b, max_n=max_n, ctxs=ctxs, show=show, **kwargs)
 
+    def add_tfms(self, tfms: Any, event: str, loaders: list[int] | None = None) -> None:
+        """Add transforms to the ``event`` hook (``after_item``/``before_batch``/``after_batch``) of some loaders."""
+        if event not in ("after_item", "before_batch", "after_batch"):
+            raise ValueError(f"event must be 'after_item', 'before_batch' or 'after_batch', got {event!r}")
+        for i in range(len(self.loaders)) if loaders is None else loaders:
+            getattr(self.loaders[i], event).add(tfms if isinstance(tfms, (list, tuple)) else [tfms])
+
+    def __repr__(self) -> str:
+        return f"DataLoaders({', '.join(repr(dl) for dl in self.loaders)})"
+
     # --- new loaders -------------------------------------------------------------------------------------
     def test_dl(self, items: Any, with_labels: bool = False, **kwargs: Any) -> DataLoader:
         """A loader over new raw ``items`` with the validation transforms (inputs only unless ``with_labels``)."""
