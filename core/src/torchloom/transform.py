@@ -117,8 +117,12 @@ class _TfmMeta(type):
             parent = getattr(cls, "_tl_" + k, None)
             disp = parent.copy() if parent is not None else TypeDispatch(name=f"{name}.{k}")
             disp.name = f"{name}.{k}"
+            own: set[type] = set()
             for f in collected[k]:
+                before = set(disp.funcs.items())
                 disp.add(f, localns=localns)
+                own |= {t for t, v in disp.funcs.items() if (t, v) not in before}
+            setattr(cls, "_tl_own_" + k, own)  # types this class defines itself (``extend`` leaves them alone)
             setattr(cls, "_tl_" + k, disp)
             setattr(cls, k, DispatchAttr(disp))  # descriptor: ``tfm.encodes(x)`` dispatches
         return cls
@@ -275,11 +279,15 @@ class Transform(metaclass=_TfmMeta):
             raise ValueError(f"{cls.__name__}.extend: function must be named one of {_KINDS}, got {kind!r}")
         caller = sys._getframe(1)
         localns = caller.f_locals if caller.f_code.co_name != "<module>" else None
-        todo = [cls]
-        while todo:
+        types = annotated_types(f, True, localns)
+        cls.__dict__["_tl_" + kind].add(f, types)
+        cls.__dict__["_tl_own_" + kind].update(types)
+        todo = list(cls.__subclasses__())
+        while todo:  # subclasses inherit the overload unless they define one for that type themselves
             c = todo.pop()
-            disp = c.__dict__["_tl_" + kind]
-            disp.add(f, localns=localns)
+            mine = [t for t in types if t not in c.__dict__["_tl_own_" + kind]]
+            if mine:
+                c.__dict__["_tl_" + kind].add(f, mine)
             todo.extend(c.__subclasses__())
         return f
 

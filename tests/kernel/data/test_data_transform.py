@@ -210,6 +210,16 @@ def test_extend_adds_overload_explicitly_to_class_and_subclasses():
 
     assert Base()(NewType("a")) == "extended"
     assert Child()(NewType("a")) == "extended"
+
+    class OwnChild(Base):
+        def encodes(self, x: NewType):
+            return "own"
+
+    @Base.extend
+    def encodes(self, x: NewType):  # noqa: F811 - a second extension does not override OwnChild's own
+        return "extended again"
+
+    assert OwnChild()(NewType("a")) == "own" and Child()(NewType("a")) == "extended again"
     with pytest.raises(ValueError, match="encodes"):
         Base.extend(lambda self, x: x)
 
