@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+from torchloom import Callback
 from torchloom.testing import CallbackContract, synth_learner
 
 from torchloom_example import ExampleCallback
@@ -29,6 +30,18 @@ def test_records_one_norm_every_n_steps():
     assert cb.n_steps == n_batches
     assert len(cb.norms) == n_batches // 2
     assert all(math.isfinite(v) and v > 0 for v in cb.norms)
+
+
+def test_norm_is_the_global_gradient_norm():
+    learn = synth_learner().use("example")
+    seen = []  # the same norm, computed the plain way by a function callback
+
+    def grad_norm(cb):
+        seen.append(torch.cat([p.grad.flatten() for p in cb.learn.model.parameters()]).norm().item())
+
+    learn.add_cb(Callback(after_backward=grad_norm))
+    learn.fit(1)
+    assert _find(learn).norms == pytest.approx(seen, rel=1e-5)
 
 
 def test_state_round_trips():
