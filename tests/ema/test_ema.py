@@ -1,6 +1,8 @@
 """torchloom-ema: the average itself, validation with it, restoring live weights, and its state."""
 from __future__ import annotations
 
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -309,3 +311,9 @@ class TestEMAContractAllOptions(CallbackContract):
 
     name = "ema"
     kwargs = {"decay": 0.5, "every": 2, "warmup": True, "average_buffers": True, "ema_at_end": True}
+
+
+def test_discovery_imports_neither_the_callback_nor_torch():
+    code = "import sys, torchloom_ema.plugin; print('torchloom_ema.ema' in sys.modules, 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]

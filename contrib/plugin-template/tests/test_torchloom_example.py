@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -52,6 +54,16 @@ def test_state_round_trips():
     fresh.load_state_dict(state)
     assert fresh.n_steps == _find(learn).n_steps
     assert torch.equal(fresh.state_dict()["norms"], state["norms"])
+
+
+def test_discovery_does_not_import_the_callback():
+    # torchloom imports torchloom_example.plugin for every installed plugin: it must stay cheap
+    code = (
+        "import sys, torchloom_example.plugin\n"
+        "print('torchloom_example.callback' in sys.modules, 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
 
 
 def test_bad_argument_is_refused():
