@@ -55,15 +55,15 @@ def _lamb_step_foreach(params: list[Tensor], states: list[dict[str, Any]], lr: f
         ps = [params[i] for i in idx]
         avgs = [states[i]["grad_avg"] for i in idx]
         sqrs = [states[i]["sqr_avg"] for i in idx]
+        debias1 = 1 - mom**step
         denom = torch._foreach_div(sqrs, 1 - sqr_mom**step)
         torch._foreach_sqrt_(denom)
         torch._foreach_add_(denom, eps)
-        upd = torch._foreach_div(avgs, denom)
-        torch._foreach_div_(upd, 1 - mom**step)
-        w_norms = torch._foreach_norm(ps)
-        u_norms = torch._foreach_norm(upd)
-        scales = [trust_ratio(w, u, max_trust) * -lr for w, u in zip(w_norms, u_norms)]
-        torch._foreach_mul_(upd, scales)
+        upd = torch._foreach_div(avgs, denom)  # debias1 is folded into the norms and the scale below
+        w_norms = torch.stack(torch._foreach_norm(ps))
+        u_norms = torch.stack(torch._foreach_norm(upd)) / debias1
+        scales = trust_ratio(w_norms, u_norms, max_trust) * (-lr / debias1)  # all layers' ratios at once
+        torch._foreach_mul_(upd, scales.unbind())
         torch._foreach_add_(ps, upd)
 
 
