@@ -148,7 +148,8 @@ class Learner(ScheduleMixin, PersistMixin):
         self.pred: Any = None
         self.loss: Any = None
         self.loss_grad: Any = None
-        self.smooth_loss: Any = None
+        self._smooth_loss_source: Any = None  # a metric with .value (the Recorder's), read on demand
+        self._smooth_loss: Any = None
         self._batch_dev: torch.device | None = None
         self._n_inp: int | None = None
         # callbacks
@@ -168,6 +169,16 @@ class Learner(ScheduleMixin, PersistMixin):
             name, kwargs = (spec, {}) if isinstance(spec, str) else (spec[0], dict(spec[1]))
             self.use(name, **kwargs)
         self("after_create")
+
+    @property
+    def smooth_loss(self) -> Any:
+        """Debiased moving average of the training loss (a tensor on the device), computed when read."""
+        src = self._smooth_loss_source
+        return src.value if src is not None else self._smooth_loss
+
+    @smooth_loss.setter
+    def smooth_loss(self, value: Any) -> None:
+        self._smooth_loss_source, self._smooth_loss = None, value
 
     # -- metrics --------------------------------------------------------------------------------
     @property
@@ -767,7 +778,7 @@ class Learner(ScheduleMixin, PersistMixin):
                 self.loss_func = lf
 
     _LOOP_COUNTERS = ("dl", "iter", "n_iter", "epoch", "training", "train_iter", "pct_train", "xb", "yb", "pred",
-                      "loss", "loss_grad", "smooth_loss", "_batch_dev", "_n_inp")
+                      "loss", "loss_grad", "_batch_dev", "_n_inp")
 
     def _inference_run(self, dl: Any, cbs: list[Callback], inner: bool = False) -> None:
         old = self.is_inference

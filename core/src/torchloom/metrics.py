@@ -7,6 +7,7 @@ and keeps its running sums as tensors on the model's device; ``value`` returns a
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -113,34 +114,74 @@ class AvgLoss(Metric):
 class AvgSmoothLoss(Metric):
     """Exponential moving average of the loss, debiased (``beta`` as in fastai).
 
-    The debiased average is updated directly with one ``lerp`` per batch (the weight is computed
-    in Python), so the per-batch cost is a single tensor op and no host sync.
+    Per batch only the (detached) loss is kept; the average is computed when someone reads it, for
+    all pending batches at once (a chunked closed form of the recurrence), so training costs no
+    extra tensor op per batch and no host sync.
     """
 
     def __init__(self, beta: float = 0.98) -> None:
+        if not 0 < beta < 1:
+            raise ValueError(f"AvgSmoothLoss(beta=...) must be in (0, 1), got {beta}")
         self.beta = beta
+        # chunk so that beta ** -chunk stays small enough for exact-enough float arithmetic
+        self._chunk = max(1, min(1024, int(math.log(1e6) / -math.log(beta))))
         self.reset()
 
     def reset(self) -> None:
         self.count = 0
-        self.val: Tensor | None = None
+        self._v: Tensor | None = None  # the biased EMA after ``count - len(_pending)`` steps
+        self._pending: list[Tensor] = []
+        self._folded: list[Tensor] = []
+        self._last: Tensor | None = None
 
     def accumulate(self, learn: Any) -> None:
         loss = learn.loss
         if loss.ndim:
             loss = loss.mean()
+        self._pending.append(loss.detach() if loss.requires_grad else loss)
         self.count += 1
-        if self.val is None:
-            self.val = loss.detach().clone()
-            return
-        b, t = self.beta, self.count
-        # debiased EMA d_t = (beta * (1 - beta^(t-1)) * d_(t-1) + (1 - beta) * x_t) / (1 - beta^t)
-        w = b * (1 - b ** (t - 1)) / (1 - b ** t)
-        self.val = torch.lerp(loss.detach(), self.val, w)
+
+    def fold(self) -> Tensor | None:
+        """Debiased averages of the batches accumulated since the last fold (1-d tensor), or None.
+
+        They are also kept for :meth:`take_steps` (the Recorder's per-batch history)."""
+        if not self._pending:
+            return None
+        x = torch.stack(self._pending)
+        self._pending = []
+        dtype = torch.float32 if x.device.type == "mps" else torch.float64
+        x = x.to(dtype)
+        b, t0 = self.beta, self.count - len(x)
+        v = torch.zeros((), dtype=dtype, device=x.device) if self._v is None else self._v.to(dtype)
+        outs = []
+        for s in range(0, len(x), self._chunk):
+            xc = x[s: s + self._chunk]
+            k = torch.arange(1, len(xc) + 1, dtype=dtype, device=x.device)
+            # v_k = b^k (v_0 + (1 - b) sum_{i<=k} b^-i x_i)
+            vk = b ** k * (v + (1 - b) * torch.cumsum(xc * b ** -k, 0))
+            outs.append(vk)
+            v = vk[-1]
+        vs = torch.cat(outs)
+        steps = torch.arange(t0 + 1, t0 + len(vs) + 1, dtype=dtype, device=x.device)
+        self._v = v
+        res = (vs / (1 - b ** steps)).to(torch.float32)
+        self._last = res[-1]
+        self._folded.append(res)
+        return res
+
+    def take_steps(self) -> Tensor | None:
+        """Every per-batch average not taken yet (1-d tensor, on the device), or None."""
+        self.fold()
+        if not self._folded:
+            return None
+        res = torch.cat(self._folded) if len(self._folded) > 1 else self._folded[0]
+        self._folded = []
+        return res
 
     @property
     def value(self) -> Tensor | None:
-        return self.val
+        self.fold()
+        return self._last
 
     @property
     def name(self) -> str:

@@ -168,3 +168,19 @@ def test_smooth_loss_equals_fastai_debiased_ema():
         sm.accumulate(fake_learn(None, torch.zeros(1), loss=torch.tensor([v, v])))
         ema = 0.98 * ema + 0.02 * v
         assert sm.value.item() == pytest.approx(ema / (1 - 0.98 ** i), rel=1e-5)
+
+
+def test_smooth_loss_folded_in_chunks_matches_step_by_step():
+    torch.manual_seed(0)
+    vals = (torch.rand(1500) * 3).tolist()
+    sm, ema, ref = AvgSmoothLoss(beta=0.98), 0.0, []
+    for i, v in enumerate(vals, 1):
+        sm.accumulate(fake_learn(None, torch.zeros(1), loss=torch.tensor(v)))
+        ema = 0.98 * ema + 0.02 * v
+        ref.append(ema / (1 - 0.98 ** i))
+        if i == 700:
+            assert sm.value.item() == pytest.approx(ref[-1], rel=1e-5)  # a read in the middle folds early
+    steps = sm.take_steps()
+    assert steps.shape == (1500,) and sm.take_steps() is None
+    assert torch.allclose(steps.double(), torch.tensor(ref, dtype=torch.float64), rtol=1e-5)
+    assert sm._chunk < 1500  # crossed several chunks

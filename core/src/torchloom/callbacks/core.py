@@ -158,10 +158,26 @@ class Recorder(Callback):
         self._flush()
         return self._losses
 
-    def _flush(self) -> None:
-        if self._pending:
-            self._losses.extend(to_floats(self._pending))
-            self._pending = []
+    def _flush(self, extra: list[Any] | None = None) -> list[Any]:
+        """Move pending per-batch smooth losses to ``losses`` and turn ``extra`` into floats, in one sync."""
+        steps = self.smooth_loss.take_steps()
+        if steps is not None:
+            self._pending.append(steps)
+        extra = [] if extra is None else extra
+        if not self._pending:
+            return to_floats(extra)
+        pending = torch.cat([p.reshape(-1).float() for p in self._pending])
+        self._pending = []
+        idx = [i for i, v in enumerate(extra) if isinstance(v, Tensor) and v.numel() == 1]
+        if idx and all(extra[i].device == pending.device for i in idx):
+            flat = torch.cat([pending, torch.stack([extra[i].detach().reshape(()).float() for i in idx])]).tolist()
+            self._losses.extend(flat[: len(pending)])
+            out = list(extra)
+            for i, f in zip(idx, flat[len(pending):]):
+                out[i] = f
+            return out
+        self._losses.extend(pending.tolist())
+        return to_floats(extra)
 
     # -- events ---------------------------------------------------------------------------------
     def before_fit(self) -> None:
@@ -171,6 +187,7 @@ class Recorder(Callback):
         self.hps = {}
         self.metric_names = self._names()
         self.smooth_loss.reset()
+        self.learn._smooth_loss_source = self.smooth_loss
 
     def before_epoch(self) -> None:
         self.start_epoch = time.time()
@@ -193,11 +210,7 @@ class Recorder(Callback):
         if not learn.yb:
             return
         if learn.training:
-            sm = self.smooth_loss
-            sm.accumulate(learn)
-            val = sm.value
-            learn.smooth_loss = val
-            self._pending.append(val)
+            self.smooth_loss.accumulate(learn)  # no tensor op: the average is folded when read
             opt = learn.opt
             if opt is not self._opt:
                 self._opt = opt
@@ -239,11 +252,7 @@ class Recorder(Callback):
             self.log += self._valid_mets()
 
     def after_epoch(self) -> None:
-        n_pending = len(self._pending)
-        flat = to_floats(self._pending + self.log)
-        self._losses.extend(flat[:n_pending])
-        self._pending = []
-        self.log = flat[n_pending:]
+        self.log = self._flush(self.log)
         self.learn.final_record = self.log[1:].copy()
         self.values.append(self.learn.final_record)
         if self.add_time:
