@@ -161,10 +161,8 @@ def prepare(env: str, extra: list[str]) -> None:
         folders = [ROOT / "core", folder]
     else:
         raise SystemExit(f"toxenv: unknown env {env!r}; known: kernel, integration, bench, {', '.join(PLUGIN_DIRS)}")
-    run([sys.executable, "-m", "pip", "install", "-q", "--no-build-isolation", "--force-reinstall", "--no-deps",
-         *map(str, folders)])
-    # a second, dependency-resolving pass: fails if a distribution needs something the base lacks and
-    # cannot be fetched, and installs light extras (e.g. fastai for bench)
+    # pip always reinstalls local project folders (fresh code each run); their dependencies resolve
+    # against the base env through the .pth, so nothing heavy is installed here (extras: e.g. fastai)
     run([sys.executable, "-m", "pip", "install", "-q", "--no-build-isolation", *map(str, folders), *extra])
     if env != "bench":
         check_isolation({_dist_name(f) for f in folders})
