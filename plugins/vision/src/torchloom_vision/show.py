@@ -110,7 +110,7 @@ def _is_mask(t: Any) -> bool:
     return isinstance(t, Tensor) and t.ndim >= 2 and not t.is_floating_point()
 
 
-def show_results(learn: Any, ds_idx: int = 1, dl: Any = None, max_n: int = 9, shuffle: bool = False,
+def show_results(learn: Any, ds_idx: int = 1, dl: Any = None, max_n: int = 9, shuffle: bool = True,
                  nrows: int | None = None, ncols: int | None = None, figsize: tuple | None = None) -> Any:
     """Inputs with target and prediction: ``target/prediction`` titles (red when wrong) or, for segmentation,
     the target mask (left) and the predicted mask (right) over each image. Returns the figure."""
