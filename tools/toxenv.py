@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BASE_REQUIREMENTS = [
     "torch==2.14.1", "torchvision==0.29.1", "numpy", "pillow", "pandas", "matplotlib", "pluggy>=1.3",
-    "tqdm", "safetensors", "importlib-metadata", "pytest", "setuptools>=77", "wheel",
+    "tqdm", "safetensors", "importlib-metadata", "pytest", "setuptools>=64", "wheel",
 ]
 # tox env name -> folder of the plugin distribution it tests (with the kernel alone)
 PLUGIN_DIRS = {
