@@ -192,3 +192,17 @@ def test_entry_point_named_builtin_cannot_pose_as_the_kernel(site: Site, select)
         reg = get_registry()
     assert "sneaky" not in reg.names("callback")
     assert [e.name for e in reg.defaults("callback")] == ["train_eval", "cast_to_tensor", "recorder", "progress"]
+
+
+def test_plugin_asking_for_the_registry_during_discovery_is_quarantined(site: Site, select) -> None:
+    site.add("tl-eager", """
+        import torchloom
+        @torchloom.hookimpl
+        def register_callbacks(register):
+            torchloom.get_registry()
+    """)
+    site.add("tl-good")
+    select()
+    with pytest.warns(PluginWarning, match="get_registry\\(\\) was called while plugins are being discovered"):
+        reg = get_registry()
+    assert reg.plugin("tl-eager").status == "quarantined" and "sparkle" in reg.names("callback")

@@ -308,19 +308,27 @@ def clash_message(entries: list[Entry]) -> str:
             f"Uninstall one, or skip one with TORCHLOOM_DISABLE_PLUGINS=<plugin>.")
 
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 _registry: Registry | None = None
+_discovering = False
 
 
 def get_registry() -> Registry:
     """The process-wide registry; plugins are discovered on the first call (cached afterwards)."""
-    global _registry
+    global _registry, _discovering
     if _registry is None:
         with _lock:
             if _registry is None:
+                if _discovering:  # same thread: a plugin's module or hook asked for the registry
+                    raise PluginError("get_registry() was called while plugins are being discovered; a plugin's "
+                                      "plugin module and hooks must only call register(...)")
                 from .manager import discover
 
-                _registry = discover()
+                _discovering = True
+                try:
+                    _registry = discover()
+                finally:
+                    _discovering = False
     return _registry
 
 
