@@ -21,6 +21,7 @@ __all__ = [
 ]
 
 _DisableSubclass = torch._C.DisableTorchFunctionSubclass
+_is_compiling = torch.compiler.is_compiling
 # functions whose result must never be re-wrapped (they return the tensor's *parts* or plain values)
 _NO_WRAP = {Tensor.__repr__, Tensor.__format__, Tensor.as_subclass, Tensor.numpy, Tensor.tolist, Tensor.item}
 
@@ -80,7 +81,7 @@ class TensorBase(Tensor):
         # subtypes mix without raising.
         with _DisableSubclass():
             res = func(*args, **kwargs) if kwargs else func(*args)
-        if func in _NO_WRAP:
+        if func in _NO_WRAP or _is_compiling():  # under torch.compile ops return plain tensors
             return res
         if type(res) is Tensor:
             a0 = args[0] if args else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import pickle
 
+import pytest
 import torch
 import torch.nn.functional as F
 from datahelpers_kernel import TensorImage, TensorMask
@@ -130,3 +131,16 @@ def test_retyping_keeps_metadata_and_set_meta():
     assert type(r) is TensorImage and r.foo == 1 and r.bar == 2
     c = TensorCategory(0).set_meta(TensorImage(torch.ones(1), codes=["a"]), as_copy=True)
     assert c.codes == ["a"]
+
+
+@pytest.mark.slow
+def test_torch_compile_accepts_typed_inputs():
+    """fastai's TensorImage breaks torch.compile (RecursionError / BackendCompilerFailed); ours traces."""
+    from torch import nn
+
+    torch._dynamo.reset()
+    m = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
+    x = TensorImage(torch.rand(4, 3, 8, 8))
+    out = torch.compile(m, backend="eager")(x)
+    assert torch.allclose(to_plain(out), m(to_plain(x)), atol=1e-6)
+    torch._dynamo.reset()
