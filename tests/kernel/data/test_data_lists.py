@@ -86,3 +86,18 @@ def test_dataframe_items_are_rows():
     ds = Datasets(df, [[ItemTransform(lambda r: torch.tensor(r["x"]))], [ItemTransform(lambda r: r["y"]),
                                                                           Categorize()]])
     assert ds[1][0].item() == 2 and ds.vocab == ["a", "b"]
+
+
+def test_datasets_show_decodes_each_part():
+    class Num(int):
+        def show(self, ctx=None, **kwargs):
+            ctx.append(f"num {int(self)}")
+            return ctx
+
+    class ToNum(Transform):
+        def decodes(self, x: int):
+            return Num(x)
+
+    ds = Datasets([(5, "a"), (6, "b")], [[ItemTransform(lambda o: o[0]), ToNum()], [ItemTransform(lambda o: o[1]),
+                                                                                      Categorize()]])
+    assert ds.show(ds[1], ctx=[]) == ["num 6", "b"]
