@@ -8,7 +8,9 @@ fastai 2.8 runs its Learner on the same batches and model, bars off and on.
 Rounds are interleaved; the median per-batch time of each configuration is reported with its ratio to
 raw, as process CPU time (robust on a shared machine: with one thread, time spent waiting for a core
 is not counted) and as wall-clock time.
-usage: python bench/bench_loop.py [--batches 300] [--rounds 7] [--threads 1] [--hidden 256]
+A second table uses a trivial model (Linear(8, 2), bs 8) so that the framework's own per-batch
+cost dominates (that is where fastai's 3.7x was measured).
+usage: python bench/bench_loop.py [--batches 200] [--rounds 7] [--threads 1] [--hidden 128]
 """
 from __future__ import annotations
 
@@ -108,36 +110,22 @@ def setup_fastai(base: nn.Module, train: list, valid: list, progress: bool) -> C
     return run
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--batches", type=int, default=200)
-    ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--bs", type=int, default=64)
-    ap.add_argument("--hidden", type=int, default=128)
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    n_in, n_out = 64, 10
-    train = make_batches(args.batches, args.bs, n_in, n_out, seed=1)
-    valid = make_batches(max(args.batches // 10, 1), args.bs, n_in, n_out, seed=2)
-    base = make_model(n_in, args.hidden, n_out)
+def run_suite(title: str, base: nn.Module, train: list, valid: list, rounds: int) -> None:
     n_total = len(train) + len(valid)
-    print(f"tiny MLP {n_in}-{args.hidden}-{args.hidden}-{n_out}, bs {args.bs}, {len(train)} train + {len(valid)} "
-          f"valid pre-built batches per epoch; torch {torch.__version__}, {torch.get_num_threads()} thread(s); "
-          f"{args.rounds} interleaved rounds, median ms per batch")
-
+    print(f"\n{title}: {len(train)} train + {len(valid)} valid pre-built batches per epoch; "
+          f"{rounds} interleaved rounds, median per batch")
     configs: dict[str, Callable[[], None]] = {
         "raw PyTorch loop (torch Adam)": setup_raw(base, train, valid),
         "torchloom, default cbs, bar off (torch Adam)": setup_torchloom(base, train, valid, False, False),
         "torchloom, default cbs, bar on (torch Adam)": setup_torchloom(base, train, valid, True, False),
         "torchloom, default cbs, bar off (torchloom Adam)": setup_torchloom(base, train, valid, False, True),
     }
+    fastai_note = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             configs["fastai 2.8, bar off (torch Adam)"] = setup_fastai(base, train, valid, False)
             configs["fastai 2.8, bar on (torch Adam)"] = setup_fastai(base, train, valid, True)
-        fastai_note = None
     except ImportError:
         fastai_note = "fastai not installed: skipped"
 
@@ -145,7 +133,7 @@ def main() -> None:
     walls: dict[str, list[float]] = {k: [] for k in configs}
     for run in configs.values():  # warm-up: allocations, lazy imports, optimizer state
         run()
-    for _ in range(args.rounds):
+    for _ in range(rounds):
         for name, run in configs.items():
             c0, t0 = time.process_time(), time.perf_counter()
             run()
@@ -162,6 +150,29 @@ def main() -> None:
               f"{wall:13.4f}  {wall / raw_wall:5.2f}x")
     if fastai_note:
         print(fastai_note)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--batches", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--bs", type=int, default=64)
+    ap.add_argument("--hidden", type=int, default=128)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); CPU time = process time (with one "
+          f"thread, waiting for a core on a shared machine is not counted)")
+    n_in, n_out = 64, 10
+    train = make_batches(args.batches, args.bs, n_in, n_out, seed=1)
+    valid = make_batches(max(args.batches // 10, 1), args.bs, n_in, n_out, seed=2)
+    run_suite(f"tiny MLP {n_in}-{args.hidden}-{args.hidden}-{n_out}, bs {args.bs}",
+              make_model(n_in, args.hidden, n_out), train, valid, args.rounds)
+    # a trivial model makes the loop itself dominate: the overhead column is the per-batch cost of the framework
+    train = make_batches(args.batches * 2, 8, 8, 2, seed=3)
+    valid = make_batches(max(args.batches // 5, 1), 8, 8, 2, seed=4)
+    torch.manual_seed(0)
+    run_suite("trivial model Linear(8, 2), bs 8", nn.Linear(8, 2), train, valid, args.rounds)
 
 
 if __name__ == "__main__":
