@@ -1,0 +1,149 @@
+"""Vision end to end: full Fashion-MNIST classification, torchloom vs fastai 2.8, side by side in one run.
+
+Both sides read the SAME PNG folders (written once to bench/out/fashion_png from the Debian copy), train the
+SAME model (a SmallResNet body + fastai head from identical initial weights, grey 28x28 input) with the same
+batch size, augmentation (flip, rotate 5, zoom 1.1, lighting 0.1: one warp per batch on both), optimizer
+(Adam, fit_one_cycle at the same lr) and epochs, with progress bars off. Reported: valid accuracy on the
+official 10k test set and wall time (data loading + training + validation), and the ratio torchloom/fastai.
+
+    python bench/bench_vision.py                       # full: 60k train / 10k test, 2 epochs
+    python bench/bench_vision.py --subset 3000 --epochs 1   # quick check
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+OUT = Path(__file__).resolve().parent / "out" / "fashion_png"
+CLASSES = ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle_boot"]
+
+
+def write_pngs(root: Path) -> Path:
+    """train/<class>/<i>.png (60k) and valid/<class>/<i>.png (10k, the official test set), written once."""
+    from PIL import Image
+    from torchloom_vision.datasets import fashion_mnist
+
+    done = root / ".complete"
+    if done.exists():
+        return root
+    ds = fashion_mnist()
+    t = time.time()
+    for split, xs, ys in (("train", ds.x_train, ds.y_train), ("valid", ds.x_test, ds.y_test)):
+        for c in CLASSES:
+            (root / split / c).mkdir(parents=True, exist_ok=True)
+        for i, (x, y) in enumerate(zip(xs, ys)):
+            Image.fromarray(x, mode="L").save(root / split / CLASSES[y] / f"{i:05d}.png")
+    done.write_text("ok")
+    print(f"wrote 70,000 PNGs to {root} in {time.time() - t:.0f} s")
+    return root
+
+
+def subset_files(root: Path, n_train: int | None) -> tuple[list[Path], list[Path]]:
+    train = sorted((root / "train").rglob("*.png"))
+    valid = sorted((root / "valid").rglob("*.png"))
+    if n_train is not None:
+        rng = np.random.default_rng(0)
+        train = [train[i] for i in sorted(rng.choice(len(train), n_train, replace=False))]
+        valid = [valid[i] for i in sorted(rng.choice(len(valid), max(n_train // 6, 500), replace=False))]
+    return train, valid
+
+
+def make_model() -> torch.nn.Module:
+    from torchloom_vision.models.small import SmallResNet
+    from torchloom_vision.models.vision import create_vision_model
+
+    torch.manual_seed(0)
+    return create_vision_model(SmallResNet, n_out=10, n_in=1)
+
+
+def run_torchloom(files: tuple, init: dict, args: argparse.Namespace) -> tuple[float, float]:
+    from torchloom_vision import ImageBlock, PILImageBW, SmallResNet, aug_transforms, vision_learner
+
+    from torchloom import CategoryBlock, DataBlock, IndexSplitter, accuracy, parent_label
+
+    train, valid = files
+    t0 = time.time()
+    dblock = DataBlock(blocks=(ImageBlock(PILImageBW), CategoryBlock(vocab=sorted(CLASSES))), get_y=parent_label,
+                       splitter=IndexSplitter(range(len(train), len(train) + len(valid))),
+                       batch_tfms=aug_transforms(max_rotate=5, max_warp=0, max_lighting=0.1))
+    dls = dblock.dataloaders(train + valid, bs=args.bs, num_workers=args.workers)
+    learn = vision_learner(dls, SmallResNet, metrics=accuracy, progress=False)
+    learn.model.load_state_dict(init)
+    learn.fit_one_cycle(args.epochs, args.lr)
+    acc = float(learn.validate()[1])
+    return time.time() - t0, acc
+
+
+def run_fastai(files: tuple, init: dict, args: argparse.Namespace) -> tuple[float, float]:
+    from fastai.callback.progress import ProgressCallback
+    from fastai.vision.all import (
+        CategoryBlock,
+        CrossEntropyLossFlat,
+        DataBlock,
+        ImageBlock,
+        IndexSplitter,
+        Learner,
+        PILImageBW,
+        accuracy,
+        aug_transforms,
+        parent_label,
+    )
+
+    train, valid = files
+    t0 = time.time()
+    dblock = DataBlock(blocks=(ImageBlock(PILImageBW), CategoryBlock(vocab=sorted(CLASSES))), get_y=parent_label,
+                       splitter=IndexSplitter(list(range(len(train), len(train) + len(valid)))),
+                       batch_tfms=aug_transforms(max_rotate=5, max_warp=0, max_lighting=0.1))
+    dls = dblock.dataloaders(train + valid, bs=args.bs, num_workers=args.workers, device="cpu")
+    model = make_model()
+    model.load_state_dict(init)
+    learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(), metrics=accuracy)
+    learn.remove_cb(ProgressCallback)
+    learn.fit_one_cycle(args.epochs, args.lr)
+    acc = float(learn.validate()[1])
+    return time.time() - t0, acc
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--subset", type=int, default=None, help="train on this many images (default: all 60k)")
+    ap.add_argument("--bs", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=1e-2)
+    ap.add_argument("--workers", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads for both (1: stable on a shared CPU)")
+    ap.add_argument("--only", choices=["torchloom", "fastai"], default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    root = write_pngs(OUT)
+    files = subset_files(root, args.subset)
+    init = copy.deepcopy(make_model().state_dict())
+    print(f"Fashion-MNIST: {len(files[0])} train / {len(files[1])} valid PNGs, SmallResNet+head, bs={args.bs}, "
+          f"{args.epochs} epoch(s), lr={args.lr}, threads={args.threads}, workers={args.workers}")
+    res = {}
+    if args.only in (None, "torchloom"):
+        res["torchloom"] = run_torchloom(files, init, args)
+        print(f"torchloom: {res['torchloom'][0]:7.1f} s  accuracy {res['torchloom'][1]:.4f}", flush=True)
+    if args.only in (None, "fastai"):
+        try:
+            import fastai  # noqa: F401
+        except ImportError:
+            print("fastai not installed: skipped")
+        else:
+            res["fastai"] = run_fastai(files, init, args)
+            print(f"fastai:    {res['fastai'][0]:7.1f} s  accuracy {res['fastai'][1]:.4f}", flush=True)
+    if len(res) == 2:
+        (tt, ta), (ft, fa) = res["torchloom"], res["fastai"]
+        print(f"ratio time torchloom/fastai: {tt / ft:.2f}x (target <= 0.8x); accuracy difference "
+              f"{100 * (ta - fa):+.2f} pt (target within 0.5 pt, and >= 90%)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
