@@ -3,7 +3,8 @@
 Also runs the same 62 tensors at 1/16 width, where per-step Python overhead dominates.
 Compares, in one run: torchloom Adam (vectorised foreach path and per-parameter path),
 torch.optim.AdamW (foreach=True) and fastai 2.8's Adam. Prints median ms per step and ratios.
-usage: python bench/bench_optim.py [--steps N] [--rounds R]
+Timing is process CPU time with one thread by default, so other jobs on a shared machine distort it
+less than wall time. usage: python bench/bench_optim.py [--steps N] [--rounds R] [--threads T]
 """
 from __future__ import annotations
 
@@ -39,11 +40,12 @@ def make_params(seed: int = 0, width: int = 64) -> list[torch.nn.Parameter]:
 
 
 def time_steps(opt, steps: int) -> float:
+    """CPU time of this process per step, in ms (wall time on a shared machine mostly measures the others)."""
     opt.step()  # warm-up (allocates state)
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for _ in range(steps):
         opt.step()
-    return (time.perf_counter() - t0) / steps * 1e3
+    return (time.process_time() - t0) / steps * 1e3
 
 
 def bench(width: int, steps: int, rounds: int) -> None:
@@ -77,11 +79,13 @@ def bench(width: int, steps: int, rounds: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=5)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--small-steps", type=int, default=200, help="steps for the small (overhead-bound) case")
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (CPU time is summed over them)")
     args = ap.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); process CPU time per step")
     bench(64, args.steps, args.rounds)  # the real ResNet18: memory-bound
     bench(4, args.small_steps, args.rounds)  # same 62 tensors, tiny: Python overhead dominates
 

@@ -94,8 +94,12 @@ def test_foreach_identical_to_per_param(factory):
     o1, o2 = factory(list(m1.parameters()), lr=0.01, foreach=True), factory(list(m2.parameters()), lr=0.01,
                                                                             foreach=False)
     assert o1.foreach and not o2.foreach
-    for a, b in zip(_run(m1, o1, n=8), _run(m2, o2, n=8)):
-        assert torch.equal(a, b)
+    m3 = copy.deepcopy(m1)
+    o3 = factory(list(m3.parameters()), lr=0.01, foreach=True)
+    o3.foreach_chunk = 20  # several cache-sized passes instead of one
+    assert len(o3._chunks(list(m3.parameters()))) > 2
+    for a, b, c in zip(_run(m1, o1, n=8), _run(m2, o2, n=8), _run(m3, o3, n=8)):
+        assert torch.equal(a, b) and torch.equal(a, c)
 
 
 def test_foreach_auto_falls_back_for_plain_partials():
@@ -311,3 +315,17 @@ def test_lookahead_interpolates_every_k_steps():
     assert r.count == 7 and r.hypers[0]["mom"] == 0.95
     with pytest.raises(ValueError, match="k >= 1"):
         Lookahead(SGD([p], lr=1.0), k=0)
+
+
+def test_works_with_torch_grad_scaler():
+    m = _model(bn=False)
+    opt = Adam(m.parameters(), lr=1e-2)
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    w0 = m[0].weight.detach().clone()
+    loss = m(torch.randn(4, 5)).sum()
+    scaler.scale(loss).backward()
+    scaler.unscale_(opt)  # walks opt.param_groups
+    assert m[0].weight.grad.abs().max() < 100
+    scaler.step(opt)
+    scaler.update()
+    assert not torch.equal(w0, m[0].weight)

@@ -32,6 +32,7 @@ __all__ = [
 ]
 
 FLAG_KEYS = ("force_train", "do_wd")
+CPU_FOREACH_CHUNK = 1 << 18  # elements per vectorised pass on CPU (working set of a few MB)
 _NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
 
 
@@ -199,10 +200,32 @@ class Optimizer(BaseOptimizer):
             missing = [getattr(s, "__name__", repr(s)) for s in steppers if not hasattr(s, "foreach")]
             raise ValueError(f"foreach=True but these steppers have no vectorised form: {missing}")
         self.foreach = has_foreach if foreach is None else bool(foreach)
+        self.foreach_chunk: int | None = None  # elements per vectorised pass; None: automatic
         self.frozen_idx = 0
 
     def _flags(self, p: Tensor) -> dict:
         return self._state(p)
+
+    def _chunks(self, ps: list[Tensor]) -> list[list[Tensor]]:
+        """Split a group so each vectorised pass stays cache-sized on CPU (on GPUs: one chunk).
+
+        Running every stepper over one chunk before the next keeps its tensors in cache; without it
+        a CPU foreach step over a ResNet sweeps ~50 MB per operation and is slower than the loop.
+        """
+        limit = self.foreach_chunk
+        if limit is None:
+            limit = CPU_FOREACH_CHUNK if ps[0].device.type == "cpu" else 0
+        if not limit:
+            return [ps]
+        chunks, cur, n = [], [], 0
+        for p in ps:
+            if cur and n + p.numel() > limit:
+                chunks.append(cur)
+                cur, n = [], 0
+            cur.append(p)
+            n += p.numel()
+        chunks.append(cur)
+        return chunks
 
     def _state(self, p: Tensor) -> dict[str, Any]:
         s = self.state.get(p)
@@ -245,9 +268,10 @@ class Optimizer(BaseOptimizer):
                 raise RuntimeError("torchloom Optimizer does not support sparse gradients; "
                                    "use OptimWrapper(opt=torch.optim.SparseAdam)")
             if self.foreach:
-                states = [self._state(p) for p in ps]
-                for s in self.steppers:
-                    s.foreach(ps, states, **hyper)
+                for chunk in self._chunks(ps):
+                    states = [self._state(p) for p in chunk]
+                    for s in self.steppers:
+                        s.foreach(chunk, states, **hyper)
             else:
                 for p in ps:
                     state = self._state(p)
