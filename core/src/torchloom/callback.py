@@ -175,6 +175,20 @@ class Callback:
     def name(self, value: str) -> None:
         object.__setattr__(self, "_name", value)
 
+    # -- hooks ----------------------------------------------------------------------------------
+    def remove_after_fit(self, handle: Any) -> Any:
+        """Remember a handle with ``.remove()`` (e.g. ``module.register_forward_hook(...)``); the Learner
+        removes it when the fit ends, normally or by an exception. Returns the handle."""
+        if not callable(getattr(handle, "remove", None)):
+            raise TypeError(f"remove_after_fit expects a handle with .remove(), got {type(handle).__name__}")
+        self.__dict__.setdefault("_fit_handles", []).append(handle)
+        return handle
+
+    def _remove_fit_handles(self) -> None:
+        handles = self.__dict__.pop("_fit_handles", [])
+        for h in reversed(handles):
+            h.remove()
+
     # -- checkpoint state -----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """What a checkpoint must save to resume this callback (tensors or JSON-able values)."""

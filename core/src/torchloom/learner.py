@@ -150,6 +150,7 @@ class Learner(ScheduleMixin, PersistMixin):
         self.loss_grad: Any = None
         self._smooth_loss_source: Any = None  # a metric with .value (the Recorder's), read on demand
         self._smooth_loss: Any = None
+        self._fit_depth = 0
         self._batch_dev: torch.device | None = None
         self._n_inp: int | None = None
         # callbacks
@@ -704,23 +705,30 @@ class Learner(ScheduleMixin, PersistMixin):
         self.dl, self.xb, self.yb, self.pred, self.loss, self.loss_grad = None, (None,), (None,), None, None, None
         for cb in self._insertion:
             cb.run = True
+            if "_fit_handles" in cb.__dict__:
+                cb._remove_fit_handles()
         if self._disabled:
             self._disabled.clear()
             self._rebuild()
 
     def _run_fit(self, body: Callable[[], Any], cbs: Any = None) -> None:
-        """Fire the fit events around ``body`` with guaranteed cleanup (shared by fit and inference)."""
+        """Fire the fit events around ``body`` with guaranteed cleanup (shared by fit and inference).
+
+        A fit started from inside a fit (a callback calling ``learn.fit``) is not supported."""
         snap = _Snapshot(self)
         with self.added_cbs(cbs):
+            self._fit_depth += 1
             try:
                 self._with_events(body, "fit", CancelFitException)
             except BaseException as e:
+                self._fit_depth -= 1
                 _annotate(e, f"in the training loop itself (epoch {self.epoch}, iter {self.iter}, "
                              f"{'training' if self.training else 'validation'}), not inside a callback")
                 self._fire_cleanup(e)
                 snap.restore(self)
                 self._end_cleanup()
                 raise
+            self._fit_depth -= 1
             errors = self._fire_cleanup(None)
             self._end_cleanup()
             if errors:
@@ -783,10 +791,11 @@ class Learner(ScheduleMixin, PersistMixin):
     def _inference_run(self, dl: Any, cbs: list[Callback], inner: bool = False) -> None:
         old = self.is_inference
         saved = {k: getattr(self, k) for k in self._LOOP_COUNTERS}  # inference may run inside a fit
+        modes = _Snapshot(self).modes
         self.is_inference = True
         try:
             with self.no_logging(), self.no_bar():
-                if inner:
+                if inner or self._fit_depth:  # inside a fit, the fit-level events already ran
                     with self.added_cbs(cbs):
                         self._do_epoch_validate(dl=dl)
                 else:
@@ -795,6 +804,8 @@ class Learner(ScheduleMixin, PersistMixin):
             self.is_inference = old
             for k, v in saved.items():
                 setattr(self, k, v)
+            for m, mode in modes:
+                m.training = mode
 
     def get_preds(self, ds_idx: int = 1, dl: Any = None, with_input: bool = False, with_decoded: bool = False,
                   with_loss: bool = False, act: Callable[[Any], Any] | None = None, reorder: bool = True,

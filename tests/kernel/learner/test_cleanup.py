@@ -190,3 +190,25 @@ def test_bad_on_error_value_is_rejected():
     cb.on_error = "ignore"
     with pytest.raises(ValueError, match="on_error must be 'raise' or 'warn'"):
         tiny().add_cb(cb)
+
+
+def test_hooks_registered_for_the_fit_are_removed_even_on_interrupt():
+    calls = []
+
+    class Spy(Callback):
+        def before_fit(self):
+            self.remove_after_fit(self.model.register_forward_hook(lambda m, i, o: calls.append(1)))
+
+    for raise_at in ({}, {"after_loss": KeyboardInterrupt}):
+        learn = tiny()
+        learn.add_cbs([Spy(), EventRecorder(raise_at=raise_at)])
+        try:
+            learn.fit(1)
+        except KeyboardInterrupt:
+            pass
+        n = len(calls)
+        assert n > 0
+        learn.model(torch.zeros(2, 1))
+        assert len(calls) == n and not learn.model._forward_hooks
+    with pytest.raises(TypeError, match="remove_after_fit expects a handle"):
+        Spy().remove_after_fit(object())

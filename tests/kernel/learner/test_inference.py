@@ -132,3 +132,17 @@ def test_plain_torch_optimizer_is_wrapped():
     bad = tiny(opt_func=lambda params, lr: object())
     with pytest.raises(TypeError, match="has no set_hypers"):
         bad.fit(1)
+
+
+def test_get_preds_inside_a_fit_does_not_refire_fit_events():
+    learn = tiny(task="classification")
+    rec = EventRecorder(only=("before_fit", "after_fit", "cleanup_fit"))
+    learn.add_cb(rec)
+    got = []
+    learn.add_cb(Callback(after_epoch=lambda cb: got.append(cb.learn.get_preds()[0].shape)))
+    modes = []
+    learn.add_cb(Callback(after_batch=lambda cb: cb.training and (cb.learn.get_preds(), modes.append(
+        cb.model.training))))
+    learn.fit(2)
+    assert rec.events == ["before_fit", "after_fit", "cleanup_fit"] and got == [(16, 3)] * 2
+    assert modes == [True] * 4  # predicting mid-epoch left the model in train mode
