@@ -154,14 +154,17 @@ def test_bad_alpha_is_a_clear_error(alpha):
 
 def test_per_sample_loss_paths():
     pred, y = torch.randn(4, 3), torch.tensor([0, 2, 1, 0])
-    assert per_sample_loss(F.cross_entropy, pred, y).shape == (4,)
-    assert per_sample_loss(nn.CrossEntropyLoss(), pred, y).shape == (4,)
+    y1 = torch.tensor([1, 1, 0, 2])
+    for lf in (F.cross_entropy, nn.CrossEntropyLoss()):
+        l1, l2 = per_sample_loss(lf, pred, (y1,), (y,))
+        torch.testing.assert_close(l1, F.cross_entropy(pred, y1, reduction="none"))
+        torch.testing.assert_close(l2, F.cross_entropy(pred, y, reduction="none"))
 
     def my_loss(p, t):
         return F.cross_entropy(p, t)
 
     with pytest.raises(TypeError, match="'my_loss' has no `reduction`"):
-        per_sample_loss(my_loss, pred, y)
+        per_sample_loss(my_loss, pred, (y,))
 
 
 def test_restore_is_idempotent_and_respects_a_later_replacement():
@@ -179,3 +182,22 @@ def test_restore_is_idempotent_and_respects_a_later_replacement():
     learn.loss_func = other                                      # someone else swapped it meanwhile
     cb.after_fit()
     assert learn.loss_func is other
+
+
+def test_per_pixel_losses_are_weighted_per_sample():
+    """Segmentation: CrossEntropyLossFlat(axis=1) gives one loss per pixel, flattened over the batch."""
+    from torchloom import CrossEntropyLossFlat
+
+    torch.manual_seed(6)
+    bs, c, h, w = 4, 3, 5, 5
+    x = torch.randn(bs, 1, h, w)
+    y = torch.randint(0, c, (bs, h, w))
+    cb = MixUp()
+    learn = attach(cb, (x,), (y,), CrossEntropyLossFlat(axis=1))
+    cb.before_batch()
+    pred = torch.randn(bs, c, h, w)
+    got = learn.loss_func(pred, *learn.yb)
+    per_pix = F.cross_entropy(pred, y, reduction="none")          # (bs, h, w)
+    per_pix1 = F.cross_entropy(pred, cb.yb1[0], reduction="none")
+    lam = cb.lam.view(bs, 1, 1)
+    assert got.item() == pytest.approx((lam * per_pix + (1 - lam) * per_pix1).mean().item(), rel=1e-5)

@@ -34,17 +34,21 @@ def _loss_name(loss_func: Any) -> str:
     return getattr(loss_func, "__name__", None) or type(loss_func).__name__
 
 
-def per_sample_loss(loss_func: Callable[..., Tensor], pred: Any, *yb: Any) -> Tensor:
-    """``loss_func`` without reduction: through its ``reduction`` attribute, else a ``reduction=`` keyword."""
+def per_sample_loss(loss_func: Callable[..., Tensor], pred: Any, *targets: tuple) -> list[Tensor]:
+    """``loss_func(pred, *yb)`` without reduction for each ``yb`` in ``targets``.
+
+    Through the loss's ``reduction`` attribute (switched once for all of them) or else a
+    ``reduction="none"`` keyword; a clear error when the loss has neither.
+    """
     if isinstance(getattr(loss_func, "reduction", None), str):
         old = loss_func.reduction  # type: ignore[attr-defined]
         loss_func.reduction = "none"  # type: ignore[attr-defined]
         try:
-            return loss_func(pred, *yb)
+            return [loss_func(pred, *yb) for yb in targets]
         finally:
             loss_func.reduction = old  # type: ignore[attr-defined]
     if _accepts_reduction(loss_func):
-        return loss_func(pred, *yb, reduction="none")
+        return [loss_func(pred, *yb, reduction="none") for yb in targets]
     raise TypeError(
         f"mixing needs per-sample losses, but the loss function {_loss_name(loss_func)!r} has no `reduction` "
         "attribute and does not accept reduction='none'; use a torch loss (nn.CrossEntropyLoss, "
@@ -68,15 +72,17 @@ class MixedLoss:
         if yb1 is None or not h.learn.training:
             return self.base(pred, *yb)
         bs = h.lam.shape[0]
-        loss1 = per_sample_loss(self.base, pred, *yb1)
-        loss = per_sample_loss(self.base, pred, *yb)
+        loss1, loss = per_sample_loss(self.base, pred, tuple(yb1), yb)
         if loss.ndim == 0 or loss.numel() % bs:
             raise ValueError(
                 f"mixing needs one loss per sample: {_loss_name(self.base)} with reduction='none' returned shape "
                 f"{tuple(loss.shape)} for a batch of {bs}"
             )
-        lam = h.lam.to(loss.dtype).view(bs, 1)
-        mixed = torch.lerp(loss1.reshape(bs, -1), loss.reshape(bs, -1), lam)
+        lam = h.lam if h.lam.dtype == loss.dtype else h.lam.to(loss.dtype)
+        if loss.ndim == 1 and loss.shape[0] == bs:  # the usual case: one loss per sample
+            mixed = torch.lerp(loss1, loss, lam)
+        else:  # e.g. one loss per pixel, flattened
+            mixed = torch.lerp(loss1.reshape(bs, -1), loss.reshape(bs, -1), lam.view(bs, 1))
         red = reduction_of(self.base)
         if red == "mean":
             return mixed.mean()

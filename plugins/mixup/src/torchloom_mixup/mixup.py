@@ -105,7 +105,9 @@ def _lerp_batch(x: Tensor, shuffle: Tensor, lam: Tensor, what: str) -> Tensor:
     """``lerp(x[shuffle], x, lam)`` with one weight per sample (``lam[i]`` on ``x[i]``)."""
     if x.shape[:1] != lam.shape:
         raise ValueError(f"{what} has shape {tuple(x.shape)}; expected the batch size {lam.shape[0]} first")
-    w = lam.to(device=x.device, dtype=x.dtype).view(-1, *([1] * (x.ndim - 1)))
+    if lam.dtype != x.dtype or lam.device != x.device:
+        lam = lam.to(device=x.device, dtype=x.dtype)
+    w = lam.view(-1, *([1] * (x.ndim - 1)))
     return torch.lerp(x[shuffle], x, w)
 
 
