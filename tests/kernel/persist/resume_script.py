@@ -1,6 +1,9 @@
 """Run by test_persist_resume.py in a subprocess: a tiny one-cycle run with shuffling and dropout.
 
 usage: python resume_script.py DIR full|kill K|resume
+
+The training loader is the kernel's DataLoader, shuffled with a seed (it reshuffles with seed + epoch,
+so its epoch counter must survive the resume); dropout draws from torch's global RNG.
 """
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ from torch import nn
 from torchloom.callback import Callback
 from torchloom.callbacks.checkpoint import Checkpoint
 from torchloom.callbacks.training import GradientAccumulation
+from torchloom.data.load import DataLoader
+from torchloom.data.loaders import DataLoaders
 from torchloom.persist.safe import save_file
 from torchloom.testing import synth_learner
 
@@ -42,6 +47,9 @@ def main() -> None:
     np.random.seed(0)
     random.seed(0)
     learn = synth_learner(task="classification", n_train=96, n_valid=32, bs=16, path=path, seed=3)
+    train, valid = learn.dls.train_ds, learn.dls.valid_ds
+    learn.dls = DataLoaders(DataLoader(list(zip(*train)), bs=16, shuffle=True, seed=5),
+                            DataLoader(list(zip(*valid)), bs=16))
     torch.manual_seed(1)
     learn.model = nn.Sequential(nn.Linear(4, 16), nn.Dropout(0.3), nn.ReLU(), nn.Linear(16, 3))
     torch.manual_seed(123 if mode == "resume" else 7)  # the resumed process starts from another RNG state

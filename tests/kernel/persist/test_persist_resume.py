@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from torchloom.persist.safe import load_file
@@ -59,3 +60,40 @@ def test_killed_run_resumes_to_identical_weights(tmp_path):
         assert torch.equal(a["model"][k], b["model"][k]), k
     # and the checkpoint really mattered: epoch-1 weights differ from the final ones
     assert not torch.equal(ckpt["model"]["0.weight"], a["model"]["0.weight"])
+
+
+def _loader_learner(tmp_path, kind):
+    from torchloom.data.load import DataLoader
+    from torchloom.data.loaders import DataLoaders
+    from torchloom.testing import synth_learner
+
+    torch.manual_seed(0)
+    learn = synth_learner(task="classification", n_train=48, n_valid=16, bs=16, path=tmp_path, seed=3)
+    torch.manual_seed(1)
+    learn.model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Dropout(0.3), torch.nn.Linear(8, 3))
+    if kind != "synth":  # else SynthDataLoaders: shuffles with its own torch.Generator
+        tr, va = learn.dls.train_ds, learn.dls.valid_ds
+        learn.dls = DataLoaders(DataLoader(list(zip(*tr)), bs=16, shuffle=True, seed=5 if kind == "seeded" else None),
+                                DataLoader(list(zip(*va)), bs=16))
+    return learn
+
+
+@pytest.mark.parametrize("kind", ["synth", "seeded", "global_rng"])
+def test_in_process_resume_matches_for_each_loader_kind(tmp_path, kind):
+    import shutil
+
+    from torchloom.callback import FuncCallback
+    from torchloom.callbacks.checkpoint import Checkpoint
+
+    def keep_epoch1(cb):
+        if cb.epoch == 1:
+            shutil.copy(tmp_path / "models" / "ck.safetensors", tmp_path / "models" / "ck1.safetensors")
+
+    ref = _loader_learner(tmp_path, kind)
+    ref.fit_one_cycle(3, 1e-2, cbs=[Checkpoint(fname="ck"), FuncCallback(order=80, after_epoch=keep_epoch1)])
+    torch.manual_seed(999)  # a different RNG state before resuming
+    res = _loader_learner(tmp_path, kind)
+    torch.manual_seed(555)
+    res.fit_one_cycle(3, 1e-2, resume="ck1")
+    for a, b in zip(ref.model.parameters(), res.model.parameters()):
+        assert torch.equal(a, b)
