@@ -181,3 +181,22 @@ def test_bf16_trains_with_every_step_taken():
     learn.fit(2, cbs=counter)
     assert counter.steps == 12
     assert get_cb(learn, BF16).scaler is None
+
+
+def test_checkpoint_restores_the_loss_scale(tmp_path):
+    learn = make_learner(use=[("fp16", {"init_scale": 512.0, "growth_interval": 1000})])
+    learn.path = tmp_path
+
+    def poison(cb):
+        if cb.learn.iter in (1, 4):
+            next(cb.learn.model.parameters()).grad[0, 0] = float("inf")
+
+    learn.fit(1, cbs=FuncCallback(after_backward=poison, run_valid=False))
+    assert get_cb(learn, FP16).loss_scale == 128.0
+    learn.save_checkpoint("ck")
+    fresh = make_learner(use=["fp16"])
+    fresh.path = tmp_path
+    fresh.load_checkpoint("ck")
+    fresh.fit(1)                                                 # no overflow: the scale carries on at 128
+    fp16 = get_cb(fresh, FP16)
+    assert fp16.loss_scale == 128.0 and fp16.scaler.get_growth_interval() == 1000
