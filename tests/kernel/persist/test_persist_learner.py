@@ -233,3 +233,19 @@ def test_checkpoint_through_use_records_plugins_and_resumes(tmp_path):
     again.fit(3, resume="ck")  # same plugins active: no warning, and it keeps checkpointing
     _, meta = load_file(tmp_path / "models" / "ck.safetensors")
     assert meta["epoch"] == 2
+
+
+def test_resume_warns_on_other_length_and_leaves_no_residue_on_error(tmp_path):
+    learn = _learn(tmp_path)
+    learn.fit(2, cbs=[Checkpoint()])
+    other = _learn(tmp_path)
+    with pytest.warns(RuntimeWarning, match="run of 2 epochs with n_epoch=4"):
+        other.fit(4, resume="checkpoint")
+
+    def boom(cb):
+        raise KeyError("boom")
+
+    third = _learn(tmp_path)
+    with pytest.raises(KeyError, match="boom"):
+        third.fit(2, resume="checkpoint", cbs=[Callback(before_fit=boom)])
+    assert [type(c).__name__ for c in third.cbs if type(c).__name__ == "_ResumeState"] == []

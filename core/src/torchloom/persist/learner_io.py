@@ -145,12 +145,16 @@ class _ResumeState(Callback):
     order = -5
     after = ("train_eval",)
 
-    def __init__(self, cb_states: dict[str, Any], rng: dict[str, Any] | None, dl_rng: dict[str, Any]):
+    def __init__(self, cb_states: dict[str, Any], rng: dict[str, Any] | None, dl_rng: dict[str, Any],
+                 n_epoch: int | None = None):
         super().__init__()
         self.name = "resume_state"
-        self.cb_states, self.rng, self.dl_rng = cb_states, rng, dl_rng
+        self.cb_states, self.rng, self.dl_rng, self.saved_n_epoch = cb_states, rng, dl_rng, n_epoch
 
     def before_fit(self) -> None:
+        if self.saved_n_epoch is not None and self.learn.n_epoch != self.saved_n_epoch:
+            warnings.warn(f"resuming a run of {self.saved_n_epoch} epochs with n_epoch={self.learn.n_epoch}: "
+                          "schedules will not match the interrupted run", RuntimeWarning, stacklevel=2)
         for name, cb in _unique_names([c for c in self.learn.cbs if c is not self]).items():
             if name in self.cb_states:
                 cb.load_state_dict(self.cb_states.pop(name))
@@ -164,6 +168,10 @@ class _ResumeState(Callback):
 
     def after_fit(self) -> None:
         self.learn.remove_cb(self)
+
+    def cleanup_fit(self) -> None:  # the fit was interrupted: leave no residue either
+        if self.learn is not None:
+            self.learn.remove_cb(self)
 
 
 # --- export / load_learner helpers ---------------------------------------------------------------
@@ -332,7 +340,7 @@ class PersistMixin:
         for cb in [c for c in self.cbs if isinstance(c, _ResumeState)]:
             self.remove_cb(cb)
         set_rng_states(obj["rng"])
-        self.add_cb(_ResumeState(states, obj["rng"], obj.get("dl_rng", {})))
+        self.add_cb(_ResumeState(states, obj["rng"], obj.get("dl_rng", {}), pos.get("n_epoch")))
         self.resumed_from = {"path": str(path), "epoch": pos["epoch"], "n_epoch": pos["n_epoch"]}
         return int(pos["epoch"]) + 1
 
