@@ -218,16 +218,24 @@ class Learner(ScheduleMixin, PersistMixin):
                 if not self._cb_error(cb, name, e):
                     raise
 
+    def _describe(self, cb: Callback) -> str:
+        """``'mixup' (MixUp, from torchloom-mixup 0.1.0)`` -- the distribution when a plugin provided it."""
+        for reg in (self._used, self._defaults):
+            for u in reg.values():
+                if u.cb is cb:
+                    return f"{cb.name!r} ({type(cb).__name__}, from {u.entry.dist} {u.entry.version})"
+        return f"{cb.name!r} ({type(cb).__name__})"
+
     def _cb_error(self, cb: Callback, name: str, e: BaseException) -> bool:
         """Apply the callback's error policy; True means the error was swallowed."""
         if isinstance(e, Exception) and cb.on_error == "warn" and getattr(e, "_torchloom_where", None) is None:
             warnings.warn(
-                f"callback {cb.name!r} ({type(cb).__name__}) failed in {name}: {type(e).__name__}: {e}. "
+                f"callback {self._describe(cb)} failed in {name}: {type(e).__name__}: {e}. "
                 f"It is disabled for the rest of this fit (on_error='warn').", RuntimeWarning, stacklevel=3)
             self._disabled.add(id(cb))
             self._rebuild()
             return True
-        _annotate(e, f"in callback {cb.name!r} ({type(cb).__name__}) during event {name!r}")
+        _annotate(e, f"in callback {self._describe(cb)} during event {name!r}")
         return False
 
     def _rebuild(self) -> None:

@@ -186,3 +186,16 @@ def test_progress_restores_logger_after_interrupt():
     with pytest.raises(KeyboardInterrupt):
         learn.fit(2)
     assert learn.logger is print and learn.progress.bar is None
+
+
+def test_a_broken_progress_display_does_not_kill_training():
+    class BrokenStream(io.StringIO):
+        def write(self, s):
+            raise OSError("display gone")
+
+    learn = tiny(progress=False)
+    learn.logger = print
+    learn.add_cb(ProgressCallback(stream=BrokenStream(), mode="log"))
+    with pytest.warns(RuntimeWarning, match="'progress'.*display gone"):
+        learn.fit(2)
+    assert len(learn.recorder.values) == 2

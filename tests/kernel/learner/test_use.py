@@ -178,3 +178,13 @@ def test_defaults_come_from_the_registry_and_progress_flag():
     assert [c.name for c in tiny(progress=True).cbs] == names
     assert [c.name for c in tiny(progress=False).cbs] == names[:3]
     assert tiny(default_cbs=False).cbs == []
+
+
+def test_errors_in_plugin_callbacks_name_the_distribution(site):
+    learn = tiny().use("sparkle")
+    learn.sparkle.before_batch = lambda: 1 / 0  # break the instance
+    learn.sparkle.order = 7  # (re)build the event lists
+    with pytest.raises(ZeroDivisionError) as info:
+        learn.fit(1)
+    assert any("callback 'sparkle' (Sparkle, from torchloom-sparkle 2.5) during event 'before_batch'" in n
+               for n in info.value.__notes__)

@@ -46,6 +46,7 @@ class ProgressCallback(Callback):
     """
 
     order = 60
+    on_error = "warn"  # an observer: a display problem must not kill a training run
 
     def __init__(self, mode: str | None = None, stream: Any = None) -> None:
         super().__init__()
@@ -105,6 +106,18 @@ class ProgressCallback(Callback):
         self._close_bar()
 
     def _write_row(self, log: list[Any]) -> None:
+        # Called by the Recorder (as learn.logger): a failure here is the display's, not the Recorder's.
+        try:
+            self._write_row_unguarded(log)
+        except Exception as e:
+            import warnings
+
+            warnings.warn(f"callback 'progress' (ProgressCallback) could not write the epoch table: "
+                          f"{type(e).__name__}: {e}; the table is switched off for this fit", RuntimeWarning,
+                          stacklevel=2)
+            self._restore()
+
+    def _write_row_unguarded(self, log: list[Any]) -> None:
         names = list(getattr(getattr(self.learn, "recorder", None), "metric_names", []) or [])
         cells = [_fmt(v) for v in log]
         if not self._header_done and names:
