@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import bisect
 import collections
+import contextlib
 import copy
 import functools
 import math
@@ -322,7 +323,9 @@ class ScheduleMixin:
             raise ValueError("lr_find needs a non-empty training DataLoader")
         n_epoch = num_it // n_batches + 1
         cb = LRFinder(start_lr=start_lr, end_lr=end_lr, num_it=num_it, stop_div=stop_div)
-        self.fit(n_epoch, cbs=[cb])
+        quiet = getattr(self, "no_logging", None)
+        with quiet() if quiet is not None else contextlib.nullcontext():
+            self.fit(n_epoch, cbs=[cb])
         self.lr_finder = cb
         if suggest_funcs is None:
             return None
