@@ -17,13 +17,13 @@ _LAZY: dict[str, str] = {
     "TensorPoint": "core", "TensorBBox": "core", "load_image": "core", "image2tensor": "core",
     # item transforms
     "ToTensor": "transforms", "Resize": "transforms", "RandomResizedCrop": "transforms", "CropPad": "transforms",
-    "PointScaler": "transforms", "AddMaskCodes": "transforms", "Normalize": "transforms",
+    "PointScaler": "transforms", "AddMaskCodes": "transforms", "Normalize": "transforms", "BBoxPad": "transforms",
     # batch augmentation
     "AffineCoordTfm": "augment", "Flip": "augment", "Dihedral": "augment", "Rotate": "augment",
     "Zoom": "augment", "Warp": "augment", "Brightness": "augment", "Contrast": "augment",
     "LightingTfm": "augment", "RandomErasing": "augment", "aug_transforms": "augment",
     # blocks and data factories
-    "ImageBlock": "data", "MaskBlock": "data", "PointBlock": "data", "BBoxBlock": "data",
+    "ImageBlock": "data", "MaskBlock": "data", "PointBlock": "data", "BBoxBlock": "data", "BBoxLblBlock": "data",
     "ImageDataLoaders": "data", "SegmentationDataLoaders": "data",
     # models and learners
     "AdaptiveConcatPool2d": "models.layers", "Flatten": "models.layers", "create_body": "models.vision",

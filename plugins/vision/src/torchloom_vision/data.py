@@ -18,6 +18,7 @@ from torchloom import (
     DataLoaders,
     GrandparentSplitter,
     IntToFloatTensor,
+    MultiCategorize,
     MultiCategoryBlock,
     RandomSplitter,
     RegexLabeller,
@@ -29,9 +30,10 @@ from torchloom import (
 from torchloom.data.splitters import ColSplitter
 
 from .core import PILBase, PILImage, PILImageBW, PILMask, TensorBBox, TensorPoint
-from .transforms import AddMaskCodes, PointScaler, ToTensor
+from .transforms import AddMaskCodes, BBoxPad, PointScaler, ToTensor
 
 __all__ = ["ImageCreate", "PointCreate", "BBoxCreate", "ImageBlock", "MaskBlock", "PointBlock", "BBoxBlock",
+           "BBoxLblBlock",
            "ImageDataLoaders", "SegmentationDataLoaders", "NameLabeller"]
 
 _IMG_CLASSES: dict[str, type[PILBase]] = {"PILImage": PILImage, "PILImageBW": PILImageBW, "PILMask": PILMask}
@@ -89,8 +91,15 @@ def PointBlock() -> TransformBlock:
 
 
 def BBoxBlock() -> TransformBlock:
-    """Bounding boxes in pixels, scaled to [-1, 1] by the item's image."""
-    return TransformBlock(type_tfms=[BBoxCreate()], item_tfms=[PointScaler()])
+    """Bounding boxes in pixels, scaled to [-1, 1] by the item's image; ``BBoxPad`` pads each batch to the
+    largest number of boxes (so items with different box counts batch together)."""
+    return TransformBlock(type_tfms=[BBoxCreate()], item_tfms=[PointScaler()],
+                          dls_kwargs={"before_batch": [BBoxPad()]})
+
+
+def BBoxLblBlock(vocab: Sequence[str] | None = None, add_na: bool = True) -> TransformBlock:
+    """The label of each box (a list per item, after a ``BBoxBlock``); index 0 is the padding class."""
+    return TransformBlock(type_tfms=[MultiCategorize(vocab=vocab, add_na=add_na)])
 
 
 class NameLabeller:

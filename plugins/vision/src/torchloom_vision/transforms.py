@@ -34,7 +34,7 @@ from .core import (
     retype,
 )
 
-__all__ = ["ToTensor", "Resize", "RandomResizedCrop", "CropPad", "PointScaler", "AddMaskCodes", "Normalize",
+__all__ = ["ToTensor", "Resize", "RandomResizedCrop", "CropPad", "PointScaler", "AddMaskCodes", "Normalize", "BBoxPad",
            "ResizeMethod", "PadMode"]
 
 
@@ -377,3 +377,35 @@ class Normalize(DisplayedTransform):
     def load_state_dict(self, d: dict) -> None:
         if "mean" in d:
             self.mean, self.std = self._stat(d["mean"]), self._stat(d["std"])
+
+
+class BBoxPad(Transform):
+    """``before_batch``: drop boxes left empty by cropping (with their labels), then pad every item's boxes with
+    zero boxes and its labels with ``pad_idx`` up to the batch's largest count (fastai's ``bb_pad``)."""
+
+    def __init__(self, pad_idx: int = 0) -> None:
+        super().__init__()
+        self.pad_idx = pad_idx
+
+    def encodes(self, samples: list) -> list:
+        parts = []
+        for s in samples:
+            bi = next((i for i, o in enumerate(s) if isinstance(o, TensorBBox)), None)
+            if bi is None:
+                return samples
+            bb = s[bi].as_subclass(Tensor).reshape(-1, 4)
+            keep = (bb[:, 2] > bb[:, 0]) & (bb[:, 3] > bb[:, 1])
+            lbl = s[bi + 1] if bi + 1 < len(s) and isinstance(s[bi + 1], Tensor) else None
+            parts.append((bi, keep, lbl))
+        n = max(max(int(k.sum()) for _, k, _ in parts), 1)
+        out = []
+        for s, (bi, keep, lbl) in zip(samples, parts):
+            s = list(s)
+            bb = s[bi]
+            kept = bb.as_subclass(Tensor).reshape(-1, 4)[keep]
+            s[bi] = retype(torch.cat([kept, kept.new_zeros(n - len(kept), 4)]), bb)
+            if lbl is not None and lbl.ndim == 1 and len(lbl) == len(keep):
+                kl = lbl.as_subclass(Tensor)[keep]
+                s[bi + 1] = retype(torch.cat([kl, kl.new_full((n - len(kl),), self.pad_idx)]), lbl)
+            out.append(tuple(s))
+        return out
