@@ -435,7 +435,10 @@ class Learner(ScheduleMixin, PersistMixin):
         if entry.after:
             cb.after = tuple(entry.after)
         object.__setattr__(cb, "_registry_name", entry.name)
-        cb.name = entry.name
+        try:
+            cb.name = entry.name  # learn.<registered name>; other callbacks may also use the class name
+        except AttributeError:  # a read-only ``name`` property on the class: keep it
+            pass
         return cb
 
     def _add_defaults(self, progress: bool) -> None:

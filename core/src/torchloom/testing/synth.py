@@ -89,19 +89,19 @@ def synth_learner(n_train: int = 160, n_valid: int = 80, bs: int = 16, lr: float
     if task == "regression":
         x = torch.randn(n, 1, generator=g)
         y = 2 * x + 3 + 0.1 * torch.randn(n, 1, generator=g)
-        model: nn.Module = RegModel()
+        make: Any = RegModel
         loss: Any = MSELossFlat()
     elif task == "classification":
         centers = torch.randn(n_classes, 4, generator=g) * 3
         y = torch.randint(0, n_classes, (n,), generator=g)
         x = centers[y] + torch.randn(n, 4, generator=g)
-        model = nn.Linear(4, n_classes)
+        make = lambda: nn.Linear(4, n_classes)  # noqa: E731
         loss = CrossEntropyLossFlat()
     else:
         raise ValueError(f"synth_learner(task=...) must be 'regression' or 'classification', got {task!r}")
-    with torch.random.fork_rng():
+    with torch.random.fork_rng():  # seeded weights without touching the caller's RNG
         torch.manual_seed(seed)
-        model.reset_parameters() if isinstance(model, nn.Linear) else model.__init__()
+        model = make()
     dls = SynthDataLoaders((x[:n_train], y[:n_train]), (x[n_train:], y[n_train:]), bs=bs, seed=seed)
     learner_kwargs.setdefault("loss_func", loss)
     if quiet:
