@@ -683,7 +683,16 @@ class Learner(ScheduleMixin, PersistMixin):
             raise
 
     def _do_epoch_validate(self, ds_idx: int = 1, dl: Any = None) -> None:
-        self.dl = self._dl_at(ds_idx) if dl is None else dl
+        if dl is None:
+            try:
+                dl = self._dl_at(ds_idx)
+            except (IndexError, AttributeError):
+                if ds_idx != 1:
+                    raise
+                dl = ()  # no validation set: the validate events fire over no batches
+            if dl is None:
+                dl = ()
+        self.dl = dl
         with torch.no_grad():
             self._with_events(self.all_batches, "validate", CancelValidException)
 

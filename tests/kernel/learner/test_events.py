@@ -200,3 +200,20 @@ def test_unknown_event_name_is_a_clear_error():
     learn = tiny()
     with pytest.raises(ValueError, match="unknown event 'before_fitt'"):
         learn("before_fitt")
+
+
+def test_fit_zero_epochs_and_no_validation_set():
+    learn = tiny()
+    rec = recorded(learn)
+    learn.fit(0)
+    assert rec.events == ["before_fit", "after_fit", "cleanup_fit"]
+
+    class TrainOnlyDLs:
+        train, n_inp, device = learn.dls.train, 1, None
+
+    learn.dls = TrainOnlyDLs()
+    rec.clear()
+    learn.fit(1)
+    i = rec.events.index("before_validate")
+    assert rec.events[i:i + 3] == ["before_validate", "after_validate", "after_epoch"]
+    assert learn.recorder.values[-1][1] is None  # no valid loss
