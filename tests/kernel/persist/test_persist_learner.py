@@ -249,3 +249,21 @@ def test_resume_warns_on_other_length_and_leaves_no_residue_on_error(tmp_path):
     with pytest.raises(KeyError, match="boom"):
         third.fit(2, resume="checkpoint", cbs=[Callback(before_fit=boom)])
     assert [type(c).__name__ for c in third.cbs if type(c).__name__ == "_ResumeState"] == []
+
+
+def test_optim_wrapper_state_survives_a_file(tmp_path):
+    from functools import partial
+
+    from torchloom.optim.wrapper import OptimWrapper
+
+    opt_func = partial(OptimWrapper, opt=torch.optim.AdamW)
+    learn = _learn(tmp_path, opt_func=opt_func)
+    learn.fit(1)
+    learn.save("wrapped")
+    other = _learn(tmp_path, opt_func=opt_func)
+    other.load("wrapped")
+    a, b = learn.opt.state_dict()["torch"], other.opt.state_dict()["torch"]
+    assert a["param_groups"] == b["param_groups"]
+    for k in a["state"]:
+        assert torch.equal(a["state"][k]["exp_avg_sq"], b["state"][k]["exp_avg_sq"])
+        assert torch.equal(a["state"][k]["step"], b["state"][k]["step"])
