@@ -206,3 +206,11 @@ def test_add_tfms_to_an_event():
     with pytest.raises(ValueError, match="event"):
         dls.add_tfms(Negate(), "after_everything")
     assert "DataLoader(n=32" in repr(dls)
+
+
+def test_test_dl_rm_type_tfms_skips_leading_dataset_transforms():
+    dls = make_dls()
+    tdl = dls.test_dl([make_img(4)], rm_type_tfms=2)  # items already images: skip ItemGetter and MakeImg
+    (x,) = tdl.one_batch()
+    assert torch.allclose(x[0, 0, 0, 0], torch.tensor(4 / 255))
+    assert len(dls.valid_ds.tls[0].tfms) == 2  # the original pipelines are untouched

@@ -213,10 +213,22 @@ class Datasets:
     def n_subsets(self) -> int:
         return len(self.splits)
 
-    def new(self, items: Any, split_idx: int | None = None, with_labels: bool = True) -> Datasets:
-        """The same (already set up) transforms over other items; ``with_labels=False`` keeps inputs only."""
+    def new(self, items: Any, split_idx: int | None = None, with_labels: bool = True, rm_type_tfms: int = 0
+            ) -> Datasets:
+        """The same (already set up) transforms over other items; ``with_labels=False`` keeps inputs only.
+
+        ``rm_type_tfms`` drops that many leading transforms of each pipeline (items already past them, e.g.
+        already-opened images instead of file paths).
+        """
         tls = self.tls if with_labels else self.tls[:self.n_inp]
-        return Datasets(tls=[t.new(as_items(items), split_idx=split_idx) for t in tls], n_inp=self.n_inp)
+        items = as_items(items)
+        new = []
+        for t in tls:
+            nt = t.new(items, split_idx=split_idx)
+            if rm_type_tfms:
+                nt.tfms.fs = nt.tfms.fs[rm_type_tfms:]
+            new.append(nt)
+        return Datasets(tls=new, n_inp=self.n_inp)
 
     def new_empty(self) -> Datasets:
         return self.new([])

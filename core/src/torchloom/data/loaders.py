@@ -139,14 +139,20 @@ class DataLoaders:
         return f"DataLoaders({', '.join(repr(dl) for dl in self.loaders)})"
 
     # --- new loaders -------------------------------------------------------------------------------------
-    def test_dl(self, items: Any, with_labels: bool = False, **kwargs: Any) -> DataLoader:
-        """A loader over new raw ``items`` with the validation transforms (inputs only unless ``with_labels``)."""
+    def test_dl(self, items: Any, rm_type_tfms: int | None = None, with_labels: bool = False, **kwargs: Any
+                ) -> DataLoader:
+        """A loader over new raw ``items`` with the validation transforms (inputs only unless ``with_labels``).
+
+        ``rm_type_tfms`` skips that many leading dataset transforms (items already past them).
+        """
         src = self.valid if len(self.loaders) > 1 else self.train
         ds = src.dataset
         if not hasattr(ds, "new"):
             raise TypeError(f"test_dl needs a dataset with .new(items), got {type(ds).__name__}")
-        test_ds = ds.new(items, split_idx=1, with_labels=with_labels) if isinstance(ds, Datasets) else \
-            ds.new(items, split_idx=1)
+        if isinstance(ds, Datasets):
+            test_ds = ds.new(items, split_idx=1, with_labels=with_labels, rm_type_tfms=rm_type_tfms or 0)
+        else:
+            test_ds = ds.new(items, split_idx=1)
         return src.new(test_ds, **{"shuffle": False, "drop_last": False, **kwargs})
 
     def new_empty(self) -> DataLoaders:
