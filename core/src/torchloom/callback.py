@@ -161,7 +161,7 @@ class Callback:
                 setattr(learn, name, value)
                 return
         object.__setattr__(self, name, value)
-        if name in _STRUCTURAL:
+        if name in _STRUCTURAL or name in _EVENT_SET:
             learn = self.__dict__.get("learn")
             if learn is not None:
                 learn._cbs_changed()
