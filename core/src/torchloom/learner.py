@@ -300,8 +300,8 @@ class Learner(ScheduleMixin, PersistMixin):
 
     def _set_cb_attr(self, cb: Callback) -> None:
         name = cb.name
-        current = self.__dict__.get(name, getattr(type(self), name, None))
-        if current is None or isinstance(current, Callback):
+        taken = hasattr(type(self), name) or (name in self.__dict__ and not isinstance(self.__dict__[name], Callback))
+        if not taken:
             setattr(self, name, cb)
         else:
             warnings.warn(f"callback {type(cb).__name__} is named {name!r}, which is already a Learner attribute; "

@@ -189,3 +189,17 @@ def test_removed_cbs_puts_back_in_same_place():
 
 def test_state_dict_default_empty():
     assert Callback().state_dict() == {}
+
+
+def test_callback_named_like_learner_state_does_not_clobber_it():
+    learn = tiny()
+    cb = Callback(before_fit=lambda cb: None)
+    cb.name = "pred"  # learn.pred is loop state (None between fits)
+    with pytest.warns(RuntimeWarning, match="named 'pred', which is already a Learner attribute"):
+        learn.add_cb(cb)
+    assert learn.pred is None
+    fit_cb = Callback(before_fit=lambda cb: None)
+    fit_cb.name = "fit"
+    with pytest.warns(RuntimeWarning):
+        learn.add_cb(fit_cb)
+    learn.fit(1)
