@@ -493,12 +493,18 @@ class Learner(ScheduleMixin, PersistMixin):
                 self._used_opt = (name, stepper, previous)
                 return self
             reg.entry("callback", name)  # raises UnknownNameError with the helpful message
-        used = self._used.get(name)
+        book = self._defaults if name in self._defaults else self._used
+        used = book.get(name)
+        if used is None:  # the same callback class added by hand counts as this name
+            target = entry.load()
+            same = [c for c in self._insertion if isinstance(target, type) and type(c) is target]
+            if same:
+                used = self._used[name] = _Used(entry, same[0], {})
         if used is not None:
             if kwargs:
                 new = self._instantiate(entry, kwargs)
                 self._replace_cb(used.cb, new)
-                self._used[name] = _Used(entry, new, kwargs)
+                book[name] = _Used(entry, new, kwargs)
             return self
         self._check_compat(entry)
         cb = self._instantiate(entry, kwargs)
@@ -519,11 +525,11 @@ class Learner(ScheduleMixin, PersistMixin):
         self._set_cb_attr(new)
 
     def unuse(self, name: str) -> Learner:
-        """Switch off what ``use(name)`` switched on."""
+        """Switch off what ``use(name)`` switched on (or a default callback, e.g. ``"progress"``)."""
         if self._used_opt is not None and self._used_opt[0] == name:
             self.opt_func, self.opt, self._used_opt = self._used_opt[2], None, None
             return self
-        used = self._used.get(name)
+        used = self._used.get(name) or self._defaults.get(name)
         if used is None:
             active = sorted(self._used) + ([self._used_opt[0]] if self._used_opt else [])
             raise KeyError(f"{name!r} is not in use on this Learner; in use: {', '.join(active) or '(nothing)'}")

@@ -187,3 +187,19 @@ def test_errors_in_plugin_callbacks_name_the_distribution(site):
         learn.fit(1)
     assert any("callback 'sparkle' (Sparkle, from torchloom-sparkle 2.5) during event 'before_batch'" in n
                for n in info.value.__notes__)
+
+
+def test_use_of_a_default_or_hand_added_callback_does_not_duplicate(site):
+    learn = tiny(progress=True)
+    n = len(learn.cbs)
+    learn.use("progress")
+    assert len(learn.cbs) == n
+    learn.use("progress", mode="log")
+    assert len(learn.cbs) == n and learn.progress.mode == "log" and "progress" not in learn.plugins_used
+    learn.unuse("progress")
+    assert not hasattr(learn, "progress") and len(learn.cbs) == n - 1
+    from torchloom_sparkle.heavy import Sparkle
+
+    learn.add_cb(Sparkle())
+    learn.use("sparkle")
+    assert sum(type(c).__name__ == "Sparkle" for c in learn.cbs) == 1 and "sparkle" in learn.plugins_used
