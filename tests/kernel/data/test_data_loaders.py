@@ -214,3 +214,11 @@ def test_test_dl_rm_type_tfms_skips_leading_dataset_transforms():
     (x,) = tdl.one_batch()
     assert torch.allclose(x[0, 0, 0, 0], torch.tensor(4 / 255))
     assert len(dls.valid_ds.tls[0].tfms) == 2  # the original pipelines are untouched
+
+
+def test_dataloaders_from_datasets_default_to_the_default_device():
+    from torchloom.torch_core import default_device
+
+    dls = make_dls()
+    assert dls.device == default_device() and dls.valid.device == default_device()
+    assert dls.one_batch()[0].device.type == default_device().type
