@@ -274,7 +274,8 @@ class Recorder(Callback):
         ax.plot(list(range(skip_start, len(losses))), losses[skip_start:], label="train")
         if with_valid and self.values and self.iters:
             idx = (torch.tensor(self.iters) - 1).tolist()
-            valid_col = 1 if not self.train_metrics else (len(self.metric_names) - 2) // 2
+            names = self.metric_names
+            valid_col = names.index("valid_loss") - 1 if "valid_loss" in names else len(names)
             vals = [v[valid_col] for v in self.values if len(v) > valid_col]
             keep = [(i, v) for i, v in zip(idx, vals) if i >= skip_start and v is not None]
             if keep:
