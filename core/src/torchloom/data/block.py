@@ -247,9 +247,6 @@ def dsets_dataloaders(dsets: Datasets, path: str = ".", bs: int = 64, shuffle: b
 
     ``device`` defaults to CUDA when available, else the CPU (as in fastai).
     """
-    from ..torch_core import default_device
-
-    device = default_device() if device is None else device
     subsets = [dsets.subset(i) for i in range(dsets.n_subsets)]
     return DataLoaders.from_dsets(*subsets, path=path, bs=bs, shuffle=shuffle, val_bs=val_bs, device=device,
                                   **kwargs)

@@ -164,9 +164,16 @@ class DataLoaders:
     def from_dsets(cls, *ds: Any, path: str | Path = ".", bs: int = 64, shuffle: bool = True,
                    device: torch.device | str | None = None, val_bs: int | None = None, **kwargs: Any
                    ) -> DataLoaders:
-        """One loader per dataset: the first shuffles and drops its last partial batch, the others do not."""
+        """One loader per dataset: the first shuffles and drops its last partial batch, the others do not.
+
+        ``device`` defaults to CUDA when available, else the CPU (as in fastai).
+        """
         if not ds:
             raise ValueError("DataLoaders.from_dsets needs at least one dataset")
+        if device is None:
+            from ..torch_core import default_device
+
+            device = default_device()
         first = DataLoader(ds[0], bs=bs, shuffle=shuffle, drop_last=shuffle, device=device, **kwargs)
         rest = [first.new(d, bs=val_bs or bs, shuffle=False, drop_last=False) for d in ds[1:]]
         return cls(first, *rest, path=path)
