@@ -126,7 +126,8 @@ def test_checkpoint_holds_everything_and_tracker_state_resumes(tmp_path):
     other = _learn(tmp_path, lr=0.05)
     es2 = EarlyStopping(patience=5)
     seen = []
-    other.fit(3, cbs=[es2, Callback(before_epoch=lambda cb: seen.append(cb.epoch))], resume="checkpoint")
+    with pytest.warns(RuntimeWarning, match="run of 2 epochs with n_epoch=3"):
+        other.fit(3, cbs=[es2, Callback(before_epoch=lambda cb: seen.append(cb.epoch))], resume="checkpoint")
     assert seen == [2]  # continues after the saved epoch
     assert es2.best <= es.best  # the tracked best survived the resume (not reset to inf)
     assert not any(type(c).__name__ == "_ResumeState" for c in other.cbs)
@@ -226,11 +227,14 @@ def test_checkpoint_through_use_records_plugins_and_resumes(tmp_path):
     assert meta["plugins"]["checkpoint"]["dist"] == "torchloom"
     seen = []
     other = _learn(tmp_path)
-    with pytest.warns(RuntimeWarning, match=r"plugins \['checkpoint'\] active"):
+    with pytest.warns(RuntimeWarning, match="n_epoch=3"), \
+            pytest.warns(RuntimeWarning, match=r"plugins \['checkpoint'\] active"):
         other.fit(3, resume="ck", cbs=[Callback(before_epoch=lambda cb: seen.append(cb.epoch))])
     assert seen == [2]
     again = _learn(tmp_path).use("checkpoint", fname="ck")
-    again.fit(3, resume="ck")  # same plugins active: no warning, and it keeps checkpointing
+    with pytest.warns(RuntimeWarning) as rec:
+        again.fit(3, resume="ck")  # same plugins active: only the length warning; it keeps checkpointing
+    assert [str(w.message) for w in rec if "plugins" in str(w.message)] == []
     _, meta = load_file(tmp_path / "models" / "ck.safetensors")
     assert meta["epoch"] == 2
 
