@@ -21,7 +21,7 @@ from .callback import Callback, CancelFitException, CancelValidException
 
 __all__ = [
     "LRFinder", "ParamScheduler", "SchedCos", "SchedExp", "SchedLin", "SchedNo", "SchedPoly", "ScheduleMixin",
-    "SuggestedLRs", "combine_scheds", "combined_cos", "minimum", "slide", "steep", "valley",
+    "combine_scheds", "combined_cos", "minimum", "slide", "steep", "valley",
 ]
 
 Schedule = Callable[[float], Any]
@@ -183,9 +183,6 @@ def steep(lrs: torch.Tensor, losses: torch.Tensor, num_it: int) -> tuple[float, 
     grads = (losses[1:] - losses[:-1]) / (lrs[1:].log() - lrs[:-1].log())
     i = int(grads.argmin())
     return float(lrs[i]), (float(lrs[i]), float(losses[i]))
-
-
-SuggestedLRs = collections.namedtuple("SuggestedLRs", ["valley"])  # the default; lr_find builds its own
 
 
 class LRFinder(ParamScheduler):

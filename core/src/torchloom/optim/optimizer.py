@@ -6,7 +6,7 @@ step counts and the ``do_wd`` / ``force_train`` flags) lives in ``opt.state``.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import Any
 
 import torch
@@ -466,8 +466,3 @@ def set_norm_bias_flags(opt: BaseOptimizer, model: nn.Module, wd_bn_bias: bool =
                 opt._flags(p)["force_train"] = True
 
 
-
-
-def params_of(groups: Iterable[Iterable[Tensor]]) -> list[Tensor]:
-    """Flatten parameter groups into one list."""
-    return [p for g in groups for p in g]
