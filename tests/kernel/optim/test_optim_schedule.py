@@ -200,3 +200,15 @@ def test_learner_freeze_keeps_batchnorm_training_and_no_wd_on_bn_bias():
     assert torch.equal(learn.model[0].weight, w0) and not torch.equal(learn.model[1].weight, bn0)
     learn.unfreeze()
     assert all(p.requires_grad for p in learn.model.parameters())
+
+
+def test_fit_one_cycle_drives_a_wrapped_torch_optimizer():
+    from functools import partial
+
+    from torchloom.optim.wrapper import OptimWrapper
+
+    learn = _learn(opt_func=partial(OptimWrapper, opt=torch.optim.AdamW))
+    betas = []
+    learn.fit_one_cycle(1, 1e-2, cbs=[Callback(after_step=lambda cb: betas.append(cb.opt.opt.param_groups[0]["betas"]))])
+    assert betas[0][0] == pytest.approx(0.95) and min(b[0] for b in betas) < 0.9
+    assert learn.recorder.hps["lr"][0] == pytest.approx(1e-2 / 25)
