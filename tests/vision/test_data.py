@@ -111,3 +111,15 @@ def test_show_batch_renders(tmp_path):
     assert (tmp_path / "cls.png").stat().st_size > 5000 and (tmp_path / "seg.png").stat().st_size > 5000
     dls.show_batch(max_n=4)  # the kernel's own show_batch draws our types too
     plt.close("all")
+
+
+def test_normalize_without_stats_learns_them_from_a_training_batch():
+    from torchloom_vision import Normalize
+
+    dls = ImageDataLoaders.from_folder(fashion_sample_path(), img_cls=PILImageBW, bs=64, batch_tfms=[Normalize()])
+    norm = next(t for t in dls.train.after_batch.fs if isinstance(t, Normalize))
+    assert norm.mean is not None and 0.2 < float(norm.mean.flatten()[0]) < 0.4  # Fashion-MNIST mean ~0.29
+    x, _ = dls.valid.one_batch()
+    assert abs(float(x.mean())) < 0.3 and 0.7 < float(x.std()) < 1.3
+    back = dls.valid.decode((x, _))[0]
+    assert back.dtype == torch.uint8  # decoded through Normalize and IntToFloatTensor
