@@ -200,3 +200,29 @@ def test_checkpoint_restores_the_loss_scale(tmp_path):
     fresh.fit(1)                                                 # no overflow: the scale carries on at 128
     fp16 = get_cb(fresh, FP16)
     assert fp16.loss_scale == 128.0 and fp16.scaler.get_growth_interval() == 1000
+
+
+class AutocastSpy(nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.seen = inner, []
+
+    def forward(self, x):
+        self.seen.append(torch.is_autocast_enabled("cpu"))
+        return self.inner(x)
+
+
+def test_get_preds_inside_a_fit_keeps_autocast_and_scaler_working():
+    learn = make_learner()
+    learn.model = AutocastSpy(learn.model)
+    learn.use("fp16", growth_interval=2)
+
+    def peek(cb):
+        if cb.learn.training and cb.learn.iter == 1:
+            preds, _ = cb.learn.get_preds()
+            assert preds.dtype == torch.float32
+
+    learn.fit(1, cbs=FuncCallback(after_step=peek))
+    assert all(learn.model.seen) and len(learn.model.seen) == 6 + 1 + 1   # train + nested valid + valid
+    assert get_cb(learn, FP16).loss_scale == 2.0**16 * 2**3                # 6 good steps, growth every 2
+    assert not torch.is_autocast_enabled("cpu")

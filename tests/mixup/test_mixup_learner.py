@@ -150,3 +150,21 @@ def test_cutmix_trains_a_small_cnn():
                     metrics=accuracy, lr=3e-2, progress=False).use("cutmix")
     learn.fit(4)
     assert learn.validate()[1] > 0.85
+
+
+def test_get_preds_inside_a_fit_does_not_undo_the_swap():
+    """A callback that looks at validation predictions mid-epoch (a nested inference run)."""
+    learn = mlp_learner().use("mixup")
+    base = learn.loss_func
+    seen = []
+
+    def peek(cb):
+        if cb.learn.training and cb.learn.iter == 1:
+            preds, _, losses = cb.learn.get_preds(with_loss=True)
+            assert losses.shape == (96,)                         # per-item losses through the MixedLoss
+        if cb.learn.training:
+            seen.append(type(cb.learn.loss_func).__name__)
+
+    learn.fit(1, cbs=FuncCallback(after_batch=peek))
+    assert set(seen) == {"MixedLoss"}
+    assert learn.loss_func is base and base.reduction == "mean"

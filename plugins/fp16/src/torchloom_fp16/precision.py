@@ -120,7 +120,6 @@ class MixedPrecision(Callback):
             if self._pending_state is not None:
                 self.scaler.load_state_dict(self._pending_state)
                 self._pending_state = None
-        self._update_due = False
 
     # -- autocast around forward and loss -----------------------------------------------------------
     def before_batch(self) -> None:
@@ -170,7 +169,6 @@ class MixedPrecision(Callback):
 
     def after_fit(self) -> None:
         self.after_batch()
-        self._autocast = None
 
     cleanup_fit = after_fit
 

@@ -95,5 +95,8 @@ class MixedLoss:
             raise AttributeError(name)
         return getattr(self.__dict__["base"], name)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.base, name, value)  # e.g. get_preds(with_loss=True) switching `reduction`
+
     def __repr__(self) -> str:
         return f"MixedLoss({self.base!r})"

@@ -60,7 +60,13 @@ class MixHandler(Callback):
         self.learn.loss_func = self._mixed_loss
 
     def _restore(self) -> None:
-        """Put the original loss back (idempotent; leaves a loss someone else installed since alone)."""
+        """Put the original loss back (idempotent; leaves a loss someone else installed since alone).
+
+        Not during an inference run (``get_preds``/``validate``) nested inside a fit: its fit events
+        must not undo the outer fit's swap; the outer fit's own events restore.
+        """
+        if getattr(self.learn, "is_inference", False):
+            return
         if self._mixed_loss is not None and self.learn is not None and self.learn.loss_func is self._mixed_loss:
             self.learn.loss_func = self._base_loss
         self._mixed_loss = self._base_loss = None
