@@ -20,14 +20,6 @@ __all__ = [
 ]
 
 
-def _rand(n: int, lo: float, hi: float, device: torch.device, generator: torch.Generator | None = None) -> Tensor:
-    return torch.rand(n, device=device, generator=generator) * (hi - lo) + lo
-
-
-def _bern(n: int, p: float, device: torch.device) -> Tensor:
-    return torch.rand(n, device=device) < p
-
-
 def identity_mats(n: int, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> Tensor:
     return torch.eye(3, device=device, dtype=dtype).expand(n, 3, 3).clone()
 
