@@ -115,6 +115,8 @@ class MixedPrecision(Callback):
             raise RuntimeError("bf16: this CUDA device does not support bfloat16; use 'fp16' instead")
         self._autocast = torch.autocast(dev, dtype=self.dtype)
         if self.use_scaler and (self.scaler is None or self._scaler_device != dev):
+            if self.scaler is not None:  # the model moved to another device: carry the learned scale over
+                self._pending_state = self.state_dict()
             self.scaler = torch.amp.GradScaler(dev, **self.scaler_kwargs)
             self._scaler_device = dev
             if self._pending_state is not None:
