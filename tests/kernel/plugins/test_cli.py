@@ -127,3 +127,19 @@ def test_console_script_is_installed_and_works(listed: Site) -> None:
     assert proc.stdout.startswith("adam  (stepper)  from torchloom")
     proc = subprocess.run([str(script), "tl-good-missing-command"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "invalid choice: 'tl-good-missing-command'" in proc.stderr
+
+
+def test_plugins_and_which_show_a_name_clash(site: Site, select, capsys) -> None:
+    site.add("tl-one", version="1.1")
+    site.add("tl-two", version="2.2")
+    select()
+    with pytest.warns(UserWarning, match="more than one distribution"):
+        assert main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    assert "Name clashes (unusable until one provider is removed or disabled):" in out
+    assert "    callback 'sparkle': tl-one 1.1 and tl-two 2.2" in out
+    assert main(["plugins", "which", "sparkle"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "warning: 'sparkle' is registered by more than one distribution (a name clash):"
+    assert "sparkle  (callback)  from tl-one 1.1, plugin 'tl-one'" in lines
+    assert "sparkle  (callback)  from tl-two 2.2, plugin 'tl-two'" in lines
