@@ -23,6 +23,7 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -161,6 +162,8 @@ def prepare(env: str, extra: list[str]) -> None:
         folders = [ROOT / "core", folder]
     else:
         raise SystemExit(f"toxenv: unknown env {env!r}; known: kernel, integration, bench, {', '.join(PLUGIN_DIRS)}")
+    for folder in folders:  # setuptools reuses build/: a stale copy would ship files deleted from src/
+        shutil.rmtree(folder / "build", ignore_errors=True)
     # pip always reinstalls local project folders (fresh code each run); their dependencies resolve
     # against the base env through the .pth, so nothing heavy is installed here (extras: e.g. fastai)
     run([sys.executable, "-m", "pip", "install", "-q", "--no-build-isolation", *map(str, folders), *extra])

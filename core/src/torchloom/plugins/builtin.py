@@ -37,6 +37,7 @@ def register_steppers(register: Any) -> None:
                            ("adamw", "AdamW", "Adam with decoupled weight decay"),
                            ("radam", "RAdam", "rectified Adam")):
         register(name, f"torchloom.optim.optimizer:{cls}", optimizer=True, doc=doc)
+    register("ranger", "torchloom.optim.optimizer:ranger", optimizer=True, doc="Lookahead over RAdam")
 
 
 @hookimpl
