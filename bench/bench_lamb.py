@@ -13,28 +13,8 @@ import statistics
 import time
 
 import torch
+from _common import make_params, resnet18_shapes, time_steps
 from torchloom_lamb import Lamb
-
-
-def resnet18_shapes(width: int = 64) -> list[tuple[int, ...]]:
-    """ResNet18's parameter shapes (``width=64``); a smaller width keeps the 62 tensors but shrinks them."""
-    shapes: list[tuple[int, ...]] = [(width, 3, 7, 7), (width,), (width,)]
-    c_in = width
-    for c in (width, 2 * width, 4 * width, 8 * width):
-        for block in range(2):
-            shapes += [(c, c_in if block == 0 else c, 3, 3), (c,), (c,), (c, c, 3, 3), (c,), (c,)]
-            if block == 0 and c != width:
-                shapes += [(c, c_in, 1, 1), (c,), (c,)]
-        c_in = c
-    return shapes + [(1000, 8 * width), (1000,)]
-
-
-def make_params(seed: int = 0, width: int = 64) -> list[torch.nn.Parameter]:
-    g = torch.Generator().manual_seed(seed)
-    ps = [torch.nn.Parameter(torch.randn(s, generator=g) * 0.05) for s in resnet18_shapes(width)]
-    for p in ps:
-        p.grad = torch.randn(p.shape, generator=g) * 0.01
-    return ps
 
 
 def fastai_lamb():
@@ -43,14 +23,6 @@ def fastai_lamb():
     except ImportError:
         return None
     return FastaiLamb
-
-
-def time_steps(opt, steps: int) -> float:
-    opt.step()  # warm-up (allocates state)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        opt.step()
-    return (time.perf_counter() - t0) / steps * 1e3
 
 
 def bench(width: int, steps: int, rounds: int) -> None:
@@ -68,7 +40,7 @@ def bench(width: int, steps: int, rounds: int) -> None:
     results: dict[str, list[float]] = {k: [] for k in makers}
     for _ in range(rounds):  # interleaved so machine noise hits every contender alike
         for name, make in makers.items():
-            results[name].append(time_steps(make(make_params(width=width)), steps))
+            results[name].append(time_steps(make(make_params(width=width)), steps, clock=time.perf_counter))
     ours = statistics.median(results["torchloom Lamb (foreach)"])
     print(f"{'optimizer':30s} {'ms/step':>9s} {'vs ours':>9s}")
     for name, ts in results.items():

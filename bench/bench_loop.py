@@ -15,7 +15,6 @@ usage: python bench/bench_loop.py [--batches 200] [--rounds 7] [--threads 1] [--
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import io
 import statistics
@@ -25,34 +24,14 @@ from collections.abc import Callable
 from functools import partial
 
 import torch
+from _common import ListDL, ListDLs, interleaved_times, make_batches, quiet_fit
 from torch import nn
-
-
-def make_batches(n: int, bs: int, n_in: int, n_out: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    g = torch.Generator().manual_seed(seed)
-    return [(torch.randn(bs, n_in, generator=g), torch.randint(0, n_out, (bs,), generator=g)) for _ in range(n)]
 
 
 def make_model(n_in: int, hidden: int, n_out: int) -> nn.Module:
     torch.manual_seed(0)
     return nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
                          nn.Linear(hidden, n_out))
-
-
-class ListDL(list):
-    """Pre-built batches with the attributes the learners read (device, n_inp)."""
-
-    device = torch.device("cpu")
-    n_inp = 1
-
-
-class ListDLs:
-    def __init__(self, train: list, valid: list) -> None:
-        self.train, self.valid = ListDL(train), ListDL(valid)
-        self.device, self.n_inp = torch.device("cpu"), 1
-
-    def __getitem__(self, i: int) -> ListDL:
-        return (self.train, self.valid)[i]
 
 
 # -- the loops ------------------------------------------------------------------------------------
@@ -103,11 +82,7 @@ def setup_fastai(base: nn.Module, train: list, valid: list, progress: bool) -> C
     if not progress:
         learn.remove_cb(ProgressCallback)
         learn.logger = lambda *a: None
-
-    def run() -> None:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            learn.fit(1)
-    return run
+    return quiet_fit(learn)
 
 
 def run_suite(title: str, base: nn.Module, train: list, valid: list, rounds: int) -> None:
@@ -129,16 +104,8 @@ def run_suite(title: str, base: nn.Module, train: list, valid: list, rounds: int
     except ImportError:
         fastai_note = "fastai not installed: skipped"
 
-    times: dict[str, list[float]] = {k: [] for k in configs}
-    walls: dict[str, list[float]] = {k: [] for k in configs}
-    for run in configs.values():  # warm-up: allocations, lazy imports, optimizer state
-        run()
-    for _ in range(rounds):
-        for name, run in configs.items():
-            c0, t0 = time.process_time(), time.perf_counter()
-            run()
-            times[name].append((time.process_time() - c0) / n_total * 1e3)
-            walls[name].append((time.perf_counter() - t0) / n_total * 1e3)
+    # the warm-up run of each config covers allocations, lazy imports, optimizer state
+    times, walls = interleaved_times(configs, rounds, n_total, clocks=(time.process_time, time.perf_counter))
 
     key = "raw PyTorch loop (torch Adam)"
     raw, raw_wall = statistics.median(times[key]), statistics.median(walls[key])

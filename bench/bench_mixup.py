@@ -10,37 +10,16 @@ usage: python bench/bench_mixup.py [--batches 200] [--rounds 5] [--threads 1] [-
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
-import io
 import statistics
-import time
 import warnings
 from collections.abc import Callable
 from functools import partial
 
 import torch
+from _common import ListDL, ListDLs, interleaved_times, make_batches, quiet_fit
 from torch import nn
 from torch.distributions import Beta
-
-
-class ListDL(list):
-    device = torch.device("cpu")
-    n_inp = 1
-
-
-class ListDLs:
-    def __init__(self, train: list, valid: list) -> None:
-        self.train, self.valid = ListDL(train), ListDL(valid)
-        self.device, self.n_inp = torch.device("cpu"), 1
-
-    def __getitem__(self, i: int) -> ListDL:
-        return (self.train, self.valid)[i]
-
-
-def make_batches(n, bs, n_in, n_out, seed):
-    g = torch.Generator().manual_seed(seed)
-    return [(torch.randn(bs, n_in, generator=g), torch.randint(0, n_out, (bs,), generator=g)) for _ in range(n)]
 
 
 def raw_epoch(model, opt, train, valid, mixup: bool) -> None:
@@ -93,11 +72,7 @@ def setup_fastai(base, train, valid, mixup):
                     opt_func=partial(OptimWrapper, opt=torch.optim.Adam), lr=1e-3, cbs=[MixUp(0.4)] if mixup else None)
     learn.remove_cb(ProgressCallback)
     learn.logger = lambda *a: None
-
-    def run() -> None:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            learn.fit(1)
-    return run
+    return quiet_fit(learn)
 
 
 def main() -> None:
@@ -130,16 +105,8 @@ def main() -> None:
     except ImportError:
         fastai_note = "fastai not installed: skipped"
     n_total = len(train) + len(valid)
-    times = {(k, m): [] for k in pairs for m in (0, 1)}
-    for plain, mixed in pairs.values():  # warm-up
-        plain()
-        mixed()
-    for _ in range(args.rounds):
-        for k, fns in pairs.items():
-            for m, fn in enumerate(fns):
-                c0 = time.process_time()
-                fn()
-                times[(k, m)].append((time.process_time() - c0) / n_total * 1e3)
+    runs = {(k, m): fn for k, fns in pairs.items() for m, fn in enumerate(fns)}
+    (times,) = interleaved_times(runs, args.rounds, n_total)
     med = {k: statistics.median(v) for k, v in times.items()}
     raw_mix = med[("raw loop (hand-written MixUp)", 1)]
     raw_cost = raw_mix - med[("raw loop (hand-written MixUp)", 0)]

@@ -10,42 +10,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
+from _common import make_params, resnet18_shapes, time_steps
 
 from torchloom.optim.optimizer import Adam
-
-
-def resnet18_shapes(width: int = 64) -> list[tuple[int, ...]]:
-    """ResNet18's parameter shapes (``width=64``); a smaller width keeps the 62 tensors but shrinks them."""
-    shapes: list[tuple[int, ...]] = [(width, 3, 7, 7), (width,), (width,)]
-    c_in = width
-    for c in (width, 2 * width, 4 * width, 8 * width):
-        for block in range(2):
-            down = block == 0 and c != width
-            shapes += [(c, c_in if block == 0 else c, 3, 3), (c,), (c,), (c, c, 3, 3), (c,), (c,)]
-            if down:
-                shapes += [(c, c_in, 1, 1), (c,), (c,)]
-        c_in = c
-    return shapes + [(1000, 8 * width), (1000,)]
-
-
-def make_params(seed: int = 0, width: int = 64) -> list[torch.nn.Parameter]:
-    g = torch.Generator().manual_seed(seed)
-    ps = [torch.nn.Parameter(torch.randn(s, generator=g) * 0.05) for s in resnet18_shapes(width)]
-    for p in ps:
-        p.grad = torch.randn(p.shape, generator=g) * 0.01
-    return ps
-
-
-def time_steps(opt, steps: int) -> float:
-    """CPU time of this process per step, in ms (wall time on a shared machine mostly measures the others)."""
-    opt.step()  # warm-up (allocates state)
-    t0 = time.process_time()
-    for _ in range(steps):
-        opt.step()
-    return (time.process_time() - t0) / steps * 1e3
 
 
 def bench(width: int, steps: int, rounds: int) -> None:

@@ -15,30 +15,15 @@ usage: python bench/bench_precision.py [--batches 60] [--rounds 3] [--threads 1]
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
-import io
 import statistics
 import time
 import warnings
 from functools import partial
 
 import torch
+from _common import ListDL, ListDLs, interleaved_times, quiet_fit
 from torch import nn
-
-
-class ListDL(list):
-    n_inp = 1
-
-
-class ListDLs:
-    def __init__(self, train: list, valid: list, device: torch.device) -> None:
-        self.train, self.valid = ListDL(train), ListDL(valid)
-        self.train.device = self.valid.device = self.device = device
-        self.n_inp = 1
-
-    def __getitem__(self, i: int) -> ListDL:
-        return (self.train, self.valid)[i]
 
 
 def make_model(conv: bool) -> nn.Module:
@@ -94,11 +79,7 @@ def setup_fastai(base, batches, mode, dev):
                     cbs=[MixedPrecision(amp_mode=mode)] if mode else None)
     learn.remove_cb(ProgressCallback)
     learn.logger = lambda *a: None
-
-    def run() -> None:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            learn.fit(1)
-    return run
+    return quiet_fit(learn)
 
 
 def main() -> None:
@@ -137,18 +118,8 @@ def main() -> None:
         except ImportError:
             note = "fastai not installed: skipped"
     clock = time.perf_counter if dev.type == "cuda" else time.process_time
-    times: dict[str, list[float]] = {k: [] for k in configs}
-    for run in configs.values():
-        run()  # warm-up
-    for _ in range(args.rounds):
-        for name, run in configs.items():
-            if dev.type == "cuda":
-                torch.cuda.synchronize()
-            t0 = clock()
-            run()
-            if dev.type == "cuda":
-                torch.cuda.synchronize()
-            times[name].append((clock() - t0) / len(batches) * 1e3)
+    (times,) = interleaved_times(configs, args.rounds, len(batches), clocks=(clock,),
+                                 sync=torch.cuda.synchronize if dev.type == "cuda" else None)
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"torch {torch.__version__}, device {dev}, {torch.get_num_threads()} thread(s); {'CNN' if args.conv else 'MLP'} on 28x28, "
           f"bs {args.bs}, {args.batches} batches x {args.rounds} rounds; ms per training batch")
