@@ -1,22 +1,8 @@
 """Discovery is not activation: finding the plugin imports only its tiny `plugin` module."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
-CODE = """
-import sys
-from torchloom.plugins import get_registry
-reg = get_registry()
-assert "torchloom_mixup.mixup" not in sys.modules, "discovery imported torchloom_mixup.mixup"
-e = reg.entry("callback", "mixup")
-assert not e.is_loaded
-e.load()
-assert "torchloom_mixup.mixup" in sys.modules
-print("ok")
-"""
+from torchloom.testing import assert_discovery_is_lazy
 
 
 def test_discovery_imports_only_the_plugin_module():
-    out = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+    assert_discovery_is_lazy("callback", "mixup", "torchloom_mixup.mixup")

@@ -17,11 +17,14 @@
   KeyboardInterrupt mid-fit leaves the learner clean, and importing the plugin changes nothing on
   other learners. Override ``make_learner`` to train on your own data (e.g. images for a vision
   callback), or set ``task = "classification"``.
+* ``assert_discovery_is_lazy(kind, name, module)`` -- in a fresh interpreter, discovering plugins
+  does not import ``module`` (the heavy one behind the entry); loading the entry does.
 """
 from __future__ import annotations
 
 from .contract import CallbackContract
+from .discovery import assert_discovery_is_lazy
 from .events import EventRecorder
 from .synth import SynthDataLoaders, synth_learner
 
-__all__ = ["CallbackContract", "EventRecorder", "SynthDataLoaders", "synth_learner"]
+__all__ = ["CallbackContract", "EventRecorder", "SynthDataLoaders", "assert_discovery_is_lazy", "synth_learner"]
