@@ -98,79 +98,73 @@ class SaveModel(TrackerCallback):
             self.learn.load(self.fname, with_opt=self.with_opt)
 
 
-class EarlyStopping(TrackerCallback):
+class _PatienceTracker(TrackerCallback):
+    """A tracker that counts epochs without improvement in ``wait`` and calls ``_out_of_patience`` once
+    ``wait`` reaches ``patience``; ``wait`` survives a checkpoint (``state_dict``) and a resumed fit."""
+
+    def __init__(self, monitor: str, comp: Callable | None, min_delta: float, patience: int, reset_on_fit: bool):
+        super().__init__(monitor=monitor, comp=comp, min_delta=min_delta, reset_on_fit=reset_on_fit)
+        self.patience = patience
+        self.wait = 0
+
+    def before_fit(self) -> None:
+        restored = self._restored
+        super().before_fit()
+        if not restored:
+            self.wait = 0
+
+    def after_epoch(self) -> None:
+        super().after_epoch()
+        if self.new_best:
+            self.wait = 0
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self._out_of_patience()
+
+    def _out_of_patience(self) -> None:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "wait": self.wait}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.wait = int(state.get("wait", 0))
+
+
+class EarlyStopping(_PatienceTracker):
     """Stop training when ``monitor`` has not improved for ``patience`` epochs."""
 
     order = 63
 
     def __init__(self, monitor: str = "valid_loss", comp: Callable | None = None, min_delta: float = 0.0,
                  patience: int = 1, reset_on_fit: bool = True):
-        super().__init__(monitor=monitor, comp=comp, min_delta=min_delta, reset_on_fit=reset_on_fit)
-        self.patience = patience
-        self.wait = 0
+        super().__init__(monitor, comp, min_delta, patience, reset_on_fit)
         self.stopped_epoch: int | None = None
 
-    def before_fit(self) -> None:
-        restored = self._restored
-        super().before_fit()
-        if not restored:
-            self.wait = 0
-
-    def after_epoch(self) -> None:
-        super().after_epoch()
-        if self.new_best:
-            self.wait = 0
-            return
-        self.wait += 1
-        if self.wait >= self.patience:
-            self.stopped_epoch = self.learn.epoch
-            self.learn.logger(f"No improvement since epoch {self.learn.epoch - self.wait}: early stopping")
-            raise CancelFitException()
-
-    def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "wait": self.wait}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        self.wait = int(state.get("wait", 0))
+    def _out_of_patience(self) -> None:
+        self.stopped_epoch = self.learn.epoch
+        self.learn.logger(f"No improvement since epoch {self.learn.epoch - self.wait}: early stopping")
+        raise CancelFitException()
 
 
-class ReduceLROnPlateau(TrackerCallback):
+class ReduceLROnPlateau(_PatienceTracker):
     """Divide the learning rate by ``factor`` when ``monitor`` has not improved for ``patience`` epochs."""
 
     order = 62
 
     def __init__(self, monitor: str = "valid_loss", comp: Callable | None = None, min_delta: float = 0.0,
                  patience: int = 1, factor: float = 10.0, min_lr: float = 0.0, reset_on_fit: bool = True):
-        super().__init__(monitor=monitor, comp=comp, min_delta=min_delta, reset_on_fit=reset_on_fit)
         if factor <= 1:
             raise ValueError(f"ReduceLROnPlateau(factor={factor}): factor must be > 1")
-        self.patience, self.factor, self.min_lr = patience, factor, min_lr
+        super().__init__(monitor, comp, min_delta, patience, reset_on_fit)
+        self.factor, self.min_lr = factor, min_lr
+
+    def _out_of_patience(self) -> None:
+        old = [h["lr"] for h in self.learn.opt.hypers]
+        self.learn.opt.set_hyper("lr", [max(lr / self.factor, self.min_lr) for lr in old])
         self.wait = 0
-
-    def before_fit(self) -> None:
-        restored = self._restored
-        super().before_fit()
-        if not restored:
-            self.wait = 0
-
-    def after_epoch(self) -> None:
-        super().after_epoch()
-        if self.new_best:
-            self.wait = 0
-            return
-        self.wait += 1
-        if self.wait >= self.patience:
-            old = [h["lr"] for h in self.learn.opt.hypers]
-            self.learn.opt.set_hyper("lr", [max(lr / self.factor, self.min_lr) for lr in old])
-            self.wait = 0
-            new = self.learn.opt.hypers[-1]["lr"]
-            if new != old[-1]:
-                self.learn.logger(f"Epoch {self.learn.epoch}: reducing lr to {new}")
-
-    def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "wait": self.wait}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        self.wait = int(state.get("wait", 0))
+        new = self.learn.opt.hypers[-1]["lr"]
+        if new != old[-1]:
+            self.learn.logger(f"Epoch {self.learn.epoch}: reducing lr to {new}")
