@@ -195,31 +195,14 @@ class DataBlock:
         outs = []
         for k, tl in enumerate(dsets.train.tls):
             p(f"  Pipeline {k}: {tl.tfms!r}")
-            o = item
-            p(f"    starting from\n      {_short(o)}")
-            for t in tl.tfms.fs:
-                try:
-                    o = t(o, split_idx=0)
-                except Exception as e:
-                    p(f"    applying {t.name} failed: {type(e).__name__}: {e}")
-                    raise transform_error(f"summary: transform {t.name!r} of pipeline {k} failed on train item 0: "
-                                          f"{type(e).__name__}: {e}", e, transform=t) from e
-                p(f"    applying {t.name} gives\n      {_short(o)}")
-            outs.append(o)
+            p(f"    starting from\n      {_short(item)}")
+            outs.append(_apply_traced(p, tl.tfms.fs, item, "    ", "transform", f" of pipeline {k}"))
         p(f"\nFinal sample: {_short(tuple(outs))}")
         dls = dsets_dataloaders(dsets, bs=bs, shuffle=False, after_item=self.item_tfms,
                                 after_batch=self.batch_tfms, **{**self.dls_kwargs, **kwargs})
         dl = dls.train
         p(f"\nCollecting one batch of size {bs}\nApplying item_tfms to the first sample:")
-        s = dsets.train[0]
-        for t in dl.after_item.fs:
-            try:
-                s = t(s, split_idx=0)
-            except Exception as e:
-                p(f"  applying {t.name} failed: {type(e).__name__}: {e}")
-                raise transform_error(f"summary: item transform {t.name!r} failed on train item 0: "
-                                      f"{type(e).__name__}: {e}", e, transform=t) from e
-            p(f"  applying {t.name} gives\n    {_short(s)}")
+        _apply_traced(p, dl.after_item.fs, dsets.train[0], "  ", "item transform")
         try:
             b = dl.one_batch()
         except Exception as e:
@@ -228,6 +211,19 @@ class DataBlock:
         p(f"\nBatch (after batch_tfms {dl.after_batch!r}):\n  {_short(b)}")
         if show_batch:
             dls.show_batch(b)
+
+
+def _apply_traced(p: Callable[[str], Any], tfms: list, o: Any, indent: str, kind: str, where: str = "") -> Any:
+    """Apply ``tfms`` (train split) to train item 0, printing each result; a failure names the transform."""
+    for t in tfms:
+        try:
+            o = t(o, split_idx=0)
+        except Exception as e:
+            p(f"{indent}applying {t.name} failed: {type(e).__name__}: {e}")
+            raise transform_error(f"summary: {kind} {t.name!r}{where} failed on train item 0: "
+                                  f"{type(e).__name__}: {e}", e, transform=t) from e
+        p(f"{indent}applying {t.name} gives\n{indent}  {_short(o)}")
+    return o
 
 
 def _short(o: Any) -> str:
