@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import statistics
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -50,6 +51,27 @@ def time_steps(opt: Any, steps: int, clock: Callable[[], float] = time.process_t
     for _ in range(steps):
         opt.step()
     return (clock() - t0) / steps * 1e3
+
+
+def print_optimizer_case(width: int, steps: int, rounds: int) -> None:
+    """The heading of one optimizer-benchmark case (tensor count, parameter count, rounds x steps)."""
+    shapes = resnet18_shapes(width)
+    n = sum(torch.Size(s).numel() for s in shapes)
+    print(f"\n== ResNet18 shapes, width {width}: {len(shapes)} tensors, {n / 1e6:.2f}M params; "
+          f"{rounds} rounds x {steps} steps, median ms/step")
+
+
+def median_step_ms(makers: Mapping[str, Callable[[list[torch.nn.Parameter]], Any]], width: int, steps: int,
+                   rounds: int, clock: Callable[[], float] = time.process_time) -> dict[str, float]:
+    """Median ms per step of each maker's optimizer on fresh ``make_params(width=width)``.
+
+    Rounds are interleaved so machine noise hits every contender alike.
+    """
+    results: dict[str, list[float]] = {k: [] for k in makers}
+    for _ in range(rounds):
+        for name, make in makers.items():
+            results[name].append(time_steps(make(make_params(width=width)), steps, clock))
+    return {k: statistics.median(v) for k, v in results.items()}
 
 
 # -- training-loop benchmarks -----------------------------------------------------------------------

@@ -9,11 +9,10 @@ usage: python bench/bench_lamb.py [--steps N] [--rounds R] [--threads T]
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import torch
-from _common import make_params, resnet18_shapes, time_steps
+from _common import make_params, median_step_ms, print_optimizer_case
 from torchloom_lamb import Lamb
 
 
@@ -26,10 +25,7 @@ def fastai_lamb():
 
 
 def bench(width: int, steps: int, rounds: int) -> None:
-    shapes = resnet18_shapes(width)
-    n = sum(torch.Size(s).numel() for s in shapes)
-    print(f"\n== ResNet18 shapes, width {width}: {len(shapes)} tensors, {n / 1e6:.2f}M params; "
-          f"{rounds} rounds x {steps} steps, median ms/step")
+    print_optimizer_case(width, steps, rounds)
     makers = {
         "torchloom Lamb (foreach)": lambda ps: Lamb(ps, lr=1e-3, foreach=True),
         "torchloom Lamb (per-param)": lambda ps: Lamb(ps, lr=1e-3, foreach=False),
@@ -37,14 +33,10 @@ def bench(width: int, steps: int, rounds: int) -> None:
     fl = fastai_lamb()
     if fl is not None:
         makers["fastai 2.8 Lamb"] = lambda ps: fl(ps, lr=1e-3)
-    results: dict[str, list[float]] = {k: [] for k in makers}
-    for _ in range(rounds):  # interleaved so machine noise hits every contender alike
-        for name, make in makers.items():
-            results[name].append(time_steps(make(make_params(width=width)), steps, clock=time.perf_counter))
-    ours = statistics.median(results["torchloom Lamb (foreach)"])
+    med = median_step_ms(makers, width, steps, rounds, clock=time.perf_counter)
+    ours = med["torchloom Lamb (foreach)"]
     print(f"{'optimizer':30s} {'ms/step':>9s} {'vs ours':>9s}")
-    for name, ts in results.items():
-        m = statistics.median(ts)
+    for name, m in med.items():
         print(f"{name:30s} {m:9.2f} {m / ours:8.2f}x")
     if fl is None:
         print(f"{'fastai 2.8 Lamb':30s} fastai not installed: skipped")

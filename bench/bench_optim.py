@@ -9,19 +9,15 @@ less than wall time. usage: python bench/bench_optim.py [--steps N] [--rounds R]
 from __future__ import annotations
 
 import argparse
-import statistics
 
 import torch
-from _common import make_params, resnet18_shapes, time_steps
+from _common import make_params, median_step_ms, print_optimizer_case
 
 from torchloom.optim.optimizer import Adam
 
 
 def bench(width: int, steps: int, rounds: int) -> None:
-    shapes = resnet18_shapes(width)
-    n = sum(torch.Size(s).numel() for s in shapes)
-    print(f"\n== ResNet18 shapes, width {width}: {len(shapes)} tensors, {n / 1e6:.2f}M params; "
-          f"{rounds} rounds x {steps} steps, median ms/step")
+    print_optimizer_case(width, steps, rounds)
     makers = {
         "torch.optim.AdamW(foreach=True)": lambda ps: torch.optim.AdamW(
             ps, lr=1e-3, betas=(0.9, 0.99), eps=1e-5, weight_decay=0.01, foreach=True),
@@ -34,15 +30,10 @@ def bench(width: int, steps: int, rounds: int) -> None:
         makers["fastai 2.8 Adam"] = lambda ps: FastaiAdam(ps, lr=1e-3)
     except ImportError:
         print("fastai not installed: skipped")
-    results: dict[str, list[float]] = {k: [] for k in makers}
-    for _ in range(rounds):  # interleave so machine noise hits every contender alike
-        for name, make in makers.items():
-            results[name].append(time_steps(make(make_params(width=width)), steps))
-    base = statistics.median(results["torch.optim.AdamW(foreach=True)"])
-    ours = statistics.median(results["torchloom Adam (foreach)"])
+    med = median_step_ms(makers, width, steps, rounds)
+    base, ours = med["torch.optim.AdamW(foreach=True)"], med["torchloom Adam (foreach)"]
     print(f"{'optimizer':36s} {'ms/step':>9s} {'vs torch':>9s} {'vs ours':>9s}")
-    for name, ts in results.items():
-        m = statistics.median(ts)
+    for name, m in med.items():
         print(f"{name:36s} {m:9.2f} {m / base:8.2f}x {m / ours:8.2f}x")
 
 
