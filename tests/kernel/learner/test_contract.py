@@ -52,8 +52,8 @@ class TestDistributionPluginContract(CallbackContract):
     kwargs = {"amount": 2.0}
 
     @pytest.fixture(autouse=True)
-    def _installed(self, plugin_site):
-        plugin_site.add("torchloom-sparkle", PLUGIN, {"heavy": HEAVY}, version="2.5")
+    def _installed(self, site):
+        site.add("torchloom-sparkle", PLUGIN, modules={"heavy": HEAVY}, version="2.5")
 
 
 class Leaky(NoisyLabels):

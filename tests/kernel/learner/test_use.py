@@ -56,9 +56,9 @@ def make_sgd(params, lr=0.1, mom=0.0):
 
 
 @pytest.fixture
-def site(plugin_site):
-    plugin_site.add("torchloom-sparkle", PLUGIN, {"heavy": HEAVY}, version="2.5")
-    return plugin_site
+def site(site):
+    site.add("torchloom-sparkle", PLUGIN, modules={"heavy": HEAVY}, version="2.5")
+    return site
 
 
 def test_use_is_lazy_chainable_and_applies_manifest(site):
