@@ -5,8 +5,7 @@ beyond ``import torch``; each name is imported from its module the first time it
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .lazy import lazy_exports
 
 __version__ = "0.1.0"
 PLUGIN_API = 1
@@ -136,14 +135,4 @@ _LAZY: dict[str, str] = {
 __all__ = sorted(_LAZY) + ["PLUGIN_API", "__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'torchloom' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value  # cache: later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, extra=__all__)

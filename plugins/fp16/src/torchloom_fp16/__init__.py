@@ -4,20 +4,9 @@ Names load lazily so plugin discovery stays cheap.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from torchloom.lazy import lazy_exports
 
 __version__ = "0.1.0"
 __all__ = ["BF16", "FP16", "MixedPrecision", "to_float"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        value = getattr(importlib.import_module(".precision", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'torchloom_fp16' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return [*__all__, "__version__"]
+__getattr__, __dir__ = lazy_exports(__name__, dict.fromkeys(__all__, "precision"), extra=[*__all__, "__version__"])

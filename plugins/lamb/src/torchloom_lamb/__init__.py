@@ -5,20 +5,9 @@
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from torchloom.lazy import lazy_exports
 
 __version__ = "0.1.0"
 __all__ = ["MAX_TRUST", "Lamb", "lamb_step", "trust_ratio"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        value = getattr(importlib.import_module(".optimizer", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'torchloom_lamb' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return [*__all__, "__version__"]
+__getattr__, __dir__ = lazy_exports(__name__, dict.fromkeys(__all__, "optimizer"), extra=[*__all__, "__version__"])

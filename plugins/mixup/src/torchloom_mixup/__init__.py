@@ -4,8 +4,7 @@ Names load lazily so plugin discovery stays cheap.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from torchloom.lazy import lazy_exports
 
 __version__ = "0.1.0"
 _LAZY = {"MixUp": "mixup", "CutMix": "mixup", "MixHandler": "mixup", "MixedLoss": "loss",
@@ -13,14 +12,4 @@ _LAZY = {"MixUp": "mixup", "CutMix": "mixup", "MixHandler": "mixup", "MixedLoss"
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'torchloom_mixup' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return [*__all__, "__version__"]
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, extra=[*__all__, "__version__"])

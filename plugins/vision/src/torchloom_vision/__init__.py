@@ -5,8 +5,7 @@ that must stay cheap, so torchvision, PIL and matplotlib are imported only when 
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from torchloom.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -40,14 +39,4 @@ _LAZY: dict[str, str] = {
 __all__ = sorted(_LAZY) + ["__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'torchloom_vision' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, extra=__all__)
