@@ -21,14 +21,6 @@ for _dist in ("torchloom_mixup", "torchloom_lamb", "torchloom_ema", "torchloom_f
     pytest.importorskip(_dist)
 
 
-@pytest.fixture
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_cli_lists_every_first_party_distribution():
     out = subprocess.run([sys.executable, "-m", "torchloom.cli", "plugins", "--json"], capture_output=True,
                          text=True, check=True).stdout
@@ -38,7 +30,7 @@ def test_cli_lists_every_first_party_distribution():
 
 
 @pytest.mark.slow
-def test_folder_to_exported_classifier_with_plugins_from_four_distributions(tmp_path, one_thread):
+def test_folder_to_exported_classifier_with_plugins_from_four_distributions(tmp_path, one_torch_thread):
     path = vision.fashion_sample_path()
     torch.manual_seed(0)
     dls = vision.ImageDataLoaders.from_folder(path, valid="valid", img_cls="PILImageBW", bs=64,

@@ -20,15 +20,6 @@ pytest.importorskip("torchloom_mixup")
 MARGIN = 0.10
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny convolutions run faster on one thread than on two contended ones (the shared CI box)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def small_cnn() -> nn.Module:
     def block(ni, nf):
         return [nn.Conv2d(ni, nf, 3, stride=2, padding=1), nn.BatchNorm2d(nf), nn.ReLU()]
@@ -48,7 +39,7 @@ def run(dls, use):
 
 
 @pytest.mark.slow
-def test_mixup_accuracy_within_margin_of_plain_training(one_thread):
+def test_mixup_accuracy_within_margin_of_plain_training(one_torch_thread):
     dls = vision.ImageDataLoaders.from_folder(vision.fashion_sample_path(), img_cls="PILImageBW", bs=64)
     plain, _ = run(dls, None)
     mixed, learn = run(dls, ["mixup"])
