@@ -130,6 +130,10 @@ _LAZY: dict[str, str] = {
     "atomic_write": "persist.atomic",
     "load_learner": "persist.learner_io",
     "model_factory": "persist.safe",
+    # everyday tools: logging, interpretation, summary, metrics adapters
+    "LoggerCallback": "callbacks.logger",
+    "CSVLogger": "callbacks.csv_logger",
+    "TensorBoardCallback": "callbacks.tensorboard",
 }
 
 __all__ = sorted(_LAZY) + ["PLUGIN_API", "__version__"]

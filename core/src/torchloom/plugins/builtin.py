@@ -26,6 +26,9 @@ def register_callbacks(register: Any) -> None:
     register("reduce_lr_on_plateau", f"{_CB}.trackers:ReduceLROnPlateau", doc="reduce LR on plateau")
     register("checkpoint", f"{_CB}.checkpoint:Checkpoint", doc="resumable checkpoints")
     register("param_scheduler", "torchloom.schedule:ParamScheduler", doc="schedule hyper-parameters")
+    register("csv_logger", f"{_CB}.csv_logger:CSVLogger", doc="append the epoch table to a CSV file")
+    register("tensorboard", f"{_CB}.tensorboard:TensorBoardCallback",
+             doc="log losses, metrics, lr and hyper-parameters to TensorBoard (extra: torchloom[tensorboard])")
 
 
 @hookimpl
