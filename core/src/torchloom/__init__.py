@@ -134,6 +134,7 @@ _LAZY: dict[str, str] = {
     "LoggerCallback": "callbacks.logger",
     "CSVLogger": "callbacks.csv_logger",
     "TensorBoardCallback": "callbacks.tensorboard",
+    "TorchMetric": "torchmetrics_adapter",
 }
 
 __all__ = sorted(_LAZY) + ["PLUGIN_API", "__version__"]

@@ -261,6 +261,10 @@ def mk_metric(m: Any) -> Metric:
         m = copy.copy(m)
         m.reset()
         return m
+    from .torchmetrics_adapter import TorchMetric, is_torchmetric
+
+    if is_torchmetric(m):  # a torchmetrics.Metric is callable, but averaging it per batch is wrong
+        return TorchMetric(m.clone())
     if callable(m):
         return AvgMetric(m)
     raise TypeError(f"metrics must be Metric instances or functions (pred, targ) -> tensor, got {m!r}")
