@@ -412,6 +412,13 @@ class Learner(ScheduleMixin, PersistMixin):
 
     show_training_loop = show_order
 
+    def summary(self) -> Any:
+        """Layers with output shapes and parameter counts, frozen/trainable, loss, optimizer, callbacks and
+        plugins (one training batch is run through the model in eval mode to get the shapes)."""
+        from .summary import model_summary
+
+        return model_summary(self)
+
     # -- plugins --------------------------------------------------------------------------------
     def _instantiate(self, entry: Any, kwargs: dict[str, Any]) -> Callback:
         target = entry.load()
