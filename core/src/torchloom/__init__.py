@@ -135,6 +135,8 @@ _LAZY: dict[str, str] = {
     "CSVLogger": "callbacks.csv_logger",
     "TensorBoardCallback": "callbacks.tensorboard",
     "TorchMetric": "torchmetrics_adapter",
+    "Interpretation": "interpret",
+    "ClassificationInterpretation": "interpret",
 }
 
 __all__ = sorted(_LAZY) + ["PLUGIN_API", "__version__"]

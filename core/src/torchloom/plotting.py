@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["MISSING_MATPLOTLIB", "in_notebook", "pyplot"]
+__all__ = ["MISSING_MATPLOTLIB", "figure_of", "in_notebook", "plot_lr_find", "pyplot"]
 
 MISSING_MATPLOTLIB = "{what} needs matplotlib, which is not installed: pip install 'torchloom[show]'"
 
@@ -33,3 +33,31 @@ def in_notebook() -> bool:
     except Exception:  # pragma: no cover - odd IPython builds
         return False
     return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+def figure_of(ctxs: Any) -> Any:
+    """The matplotlib figure that holds ``ctxs`` (an axis or a list of axes); ``ctxs`` itself otherwise.
+
+    ``show_*`` return the figure so that a notebook draws it once instead of printing a list of Axes.
+    """
+    first = ctxs[0] if isinstance(ctxs, (list, tuple)) and ctxs else ctxs
+    fig = getattr(first, "figure", None)
+    return fig if fig is not None else ctxs
+
+
+def plot_lr_find(finder: Any, skip_end: int = 5, ax: Any = None) -> Any:
+    """Loss against learning rate (log scale) of an LR range test, with the suggested points; the figure."""
+    plt = pyplot("lr_find's plot")
+    if ax is None:
+        _, ax = plt.subplots()
+    lrs, losses = finder.lrs, finder.losses
+    end = len(lrs) - skip_end if skip_end and len(lrs) > skip_end else len(lrs)
+    ax.plot(lrs[:end], losses[:end])
+    ax.set_xscale("log")
+    ax.set_xlabel("Learning Rate")
+    ax.set_ylabel("Loss")
+    for name, (lr, loss) in getattr(finder, "suggestions", {}).items():
+        ax.plot(lr, loss, "o", label=f"{name}: {lr:.2e}")
+    if getattr(finder, "suggestions", None):
+        ax.legend(loc="best")
+    return ax.figure

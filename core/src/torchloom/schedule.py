@@ -310,9 +310,10 @@ class ScheduleMixin:
         self.fit_one_cycle(epochs, slice(base_lr / lr_mult, base_lr), pct_start=pct_start, div=div, **kwargs)
 
     def lr_find(self: Any, start_lr: float = 1e-7, end_lr: float = 10, num_it: int = 100, stop_div: bool = True,
-                show_plot: bool = False, suggest_funcs: Any = (valley,)) -> Any:
+                show_plot: bool | None = None, suggest_funcs: Any = (valley,)) -> Any:
         """Run the LR range test; weights and optimizer are restored after. Returns a namedtuple of
-        suggested learning rates, one field per function in ``suggest_funcs``."""
+        suggested learning rates, one field per function in ``suggest_funcs``. ``show_plot``: draw the
+        curve (default: in a notebook); ``learn.recorder.plot_lr_find()`` draws it again later."""
         if self.opt is None:
             self.create_opt()
         n_batches = len(self.dls.train)
@@ -337,22 +338,16 @@ class ScheduleMixin:
                              f"DataLoader is too short); use a smaller end_lr or a larger num_it")
         names = [_func_name(f) for f in funcs]
         results = [f(lrs, losses, num_it) for f in funcs]
+        cb.suggestions = dict(zip(names, [r[1] for r in results]))
+        if show_plot is None:
+            from .plotting import in_notebook
+
+            show_plot = in_notebook()
         if show_plot:
-            self._plot_lr_find(cb, [r[1] for r in results], names)
+            from .plotting import plot_lr_find
+
+            plot_lr_find(cb)
         return collections.namedtuple("SuggestedLRs", names)(*[r[0] for r in results])
-
-    @staticmethod
-    def _plot_lr_find(cb: LRFinder, points: list, names: list[str]) -> None:
-        import matplotlib.pyplot as plt  # optional dependency, only for plotting
-
-        _, ax = plt.subplots(1, 1)
-        ax.plot(cb.lrs, cb.losses)
-        ax.set_xscale("log")
-        ax.set_xlabel("Learning Rate")
-        ax.set_ylabel("Loss")
-        for (lr, loss), name in zip(points, names):
-            ax.plot(lr, loss, "o", label=name)
-        ax.legend(loc="best")
 
     def freeze_to(self: Any, n: int) -> None:
         """Train only parameter groups ``n`` onwards (norm layers too if ``train_bn``); resets optimizer stats."""

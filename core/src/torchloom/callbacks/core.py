@@ -266,8 +266,8 @@ class Recorder(Callback):
 
     # -- plots ----------------------------------------------------------------------------------
     def plot_loss(self, skip_start: int = 5, with_valid: bool = True, ax: Any = None) -> Any:
-        """Plot the smoothed training loss per batch (and validation loss per epoch); returns the axes."""
-        plt = _pyplot()
+        """Plot the smoothed training loss per batch (and validation loss per epoch); returns the figure."""
+        plt = _pyplot("plot_loss")
         if ax is None:
             _, ax = plt.subplots()
         losses = self.losses
@@ -283,11 +283,11 @@ class Recorder(Callback):
         ax.set_xlabel("iteration")
         ax.set_ylabel("loss")
         ax.legend()
-        return ax
+        return ax.figure
 
     def plot_sched(self, keys: list[str] | None = None, figsize: tuple[float, float] | None = None) -> Any:
         """Plot the recorded hyper-parameter schedules (``lr`` and whatever schedulers put in ``hps``)."""
-        plt = _pyplot()
+        plt = _pyplot("plot_sched")
         series = {"lr": self.lrs, **self.hps}
         keys = list(series) if keys is None else keys
         unknown = [k for k in keys if k not in series]
@@ -298,6 +298,15 @@ class Recorder(Callback):
             ax.plot(series[k])
             ax.set_ylabel(k)
         return fig
+
+    def plot_lr_find(self, skip_end: int = 5, ax: Any = None) -> Any:
+        """Plot the last ``learn.lr_find()`` (loss against learning rate, with its suggestions); the figure."""
+        finder = getattr(self.learn, "lr_finder", None)
+        if finder is None:
+            raise ValueError("plot_lr_find: no LR range test to plot; run learn.lr_find() first")
+        from ..plotting import plot_lr_find
+
+        return plot_lr_find(finder, skip_end=skip_end, ax=ax)
 
     def state_dict(self) -> dict[str, Any]:
         return {"lrs": list(self.lrs), "losses": list(self.losses), "iters": list(self.iters),
@@ -310,12 +319,10 @@ class Recorder(Callback):
         self.metric_names = list(state.get("metric_names", self.metric_names))
 
 
-def _pyplot() -> Any:
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as e:
-        raise ImportError("plotting needs matplotlib: pip install 'torchloom[show]'") from e
-    return plt
+def _pyplot(what: str = "plotting") -> Any:
+    from ..plotting import pyplot
+
+    return pyplot(what)
 
 
 def _detach(x: Any) -> Any:
