@@ -38,10 +38,13 @@ class CSVLogger(LoggerCallback):
     def __init__(self, fname: str | os.PathLike = "history.csv", append: bool = False) -> None:
         super().__init__()
         self.fname, self.append = Path(fname), append
+        self._file: Path | None = None  # resolved when a fit starts (a later chdir does not move it)
 
     @property
     def path(self) -> Path:
-        """Where the file is (``learn.path / fname``)."""
+        """Where the file is: ``learn.path / fname``, as resolved by the last fit."""
+        if self._file is not None:
+            return self._file
         return self.fname if self.fname.is_absolute() else Path(self.learn.path) / self.fname
 
     def read(self) -> list[dict[str, Any]]:
@@ -53,7 +56,8 @@ class CSVLogger(LoggerCallback):
     def start(self, hparams: dict[str, Any]) -> None:
         rec = self.learn.recorder
         names = list(rec.metric_names)
-        path = self.path
+        self._file = None
+        path = self._file = self.path.resolve()
         resume = self.learn.start_epoch > 0
         keep: list[list[str]] = []
         if (self.append or resume) and path.exists() and path.stat().st_size:
