@@ -39,7 +39,7 @@ BASE_REQUIREMENTS = [
 # tox env name -> folder of the plugin distribution it tests (with the kernel alone)
 PLUGIN_DIRS = {
     "vision": "plugins/vision", "mixup": "plugins/mixup", "fp16": "plugins/fp16", "lamb": "plugins/lamb",
-    "ema": "contrib/ema", "template": "contrib/plugin-template",
+    "ema": "contrib/ema", "template": "contrib/plugin-template", "wandb": "contrib/wandb",
 }
 PTH_NAME = "_torchloom_base.pth"
 

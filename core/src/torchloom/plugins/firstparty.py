@@ -6,6 +6,7 @@ _PROVIDERS: dict[str, tuple[str, ...]] = {
     "torchloom-fp16": ("fp16", "bf16", "mixed_precision", "to_fp16", "to_bf16"),
     "torchloom-lamb": ("lamb", "lamb_step"),
     "torchloom-ema": ("ema",),
+    "torchloom-wandb": ("wandb",),
     "torchloom-vision": (
         "fashion-mnist", "fashion-sample", "mnist", "flip", "add_mask_codes", "affine_coord", "point_scaler",
         "random_erasing", "to_tensor", "flip_lr", "dihedral", "rotate", "zoom", "warp", "brightness",
