@@ -137,6 +137,7 @@ _LAZY: dict[str, str] = {
     "TorchMetric": "torchmetrics_adapter",
     "Interpretation": "interpret",
     "ClassificationInterpretation": "interpret",
+    "subplots": "plotting",
 }
 
 __all__ = sorted(_LAZY) + ["PLUGIN_API", "__version__"]

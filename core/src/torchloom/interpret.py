@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .plotting import pyplot
+from .plotting import subplots
 
 __all__ = ["ClassificationInterpretation", "Interpretation"]
 
@@ -86,13 +86,13 @@ class Interpretation:
         returns the figure."""
         import math
 
-        plt = pyplot("plot_top_losses")
         losses, idxs = self.top_losses(k, largest)
         items = self.decoded_items(idxs.tolist())
         n = len(items)
         ncols = ncols or (math.ceil(n / nrows) if nrows else min(n, 3))
         nrows = nrows or math.ceil(n / ncols)
-        fig, axs = plt.subplots(nrows, ncols, figsize=figsize or (3.2 * ncols, 3.4 * nrows), squeeze=False)
+        fig, axs = subplots(nrows, ncols, figsize=figsize or (3.2 * ncols, 3.4 * nrows), squeeze=False,
+                            what="plot_top_losses")
         axs = [ax for row in axs for ax in row]
         n_inp = getattr(self.dl, "n_inp", 1) or 1
         for ax, item, loss, i in zip(axs, items, losses.tolist(), idxs.tolist()):
@@ -148,13 +148,12 @@ class ClassificationInterpretation(Interpretation):
     def plot_confusion_matrix(self, normalize: bool = False, title: str = "Confusion matrix", cmap: str = "Blues",
                               norm_dec: int = 2, figsize: tuple[float, float] | None = None, **kwargs: Any) -> Any:
         """The confusion matrix as an annotated heat map (``normalize``: each row sums to 1); the figure."""
-        plt = pyplot("plot_confusion_matrix")
         cm = self.confusion_matrix().double()
         if normalize:
             cm = cm / cm.sum(1, keepdim=True).clamp(min=1)
         vocab = [str(v) for v in self.vocab]
         n = len(vocab)
-        fig, ax = plt.subplots(figsize=figsize or (max(4, 0.6 * n + 2),) * 2)
+        fig, ax = subplots(figsize=figsize or (max(4, 0.6 * n + 2),) * 2, what="plot_confusion_matrix")
         ax.imshow(cm.numpy(), interpolation="nearest", cmap=cmap, **kwargs)
         ax.set_title(title)
         ax.set_xticks(range(n), vocab, rotation=90)

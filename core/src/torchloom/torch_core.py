@@ -253,9 +253,7 @@ def show_title(o: Any, ax: Any = None, ctx: Any = None, label: str | None = None
 def show_image(im: Any, ax: Any = None, figsize: tuple | None = None, title: str | None = None,
                ctx: Any = None, **kwargs: Any) -> Any:
     """Show an image tensor (CHW or HW, float 0-1 or uint8) on a matplotlib axis; returns the axis."""
-    from .plotting import pyplot
-
-    plt = pyplot("show_image")
+    from .plotting import subplots
 
     ax = ax if ax is not None else ctx
     if isinstance(im, Tensor):
@@ -266,7 +264,7 @@ def show_image(im: Any, ax: Any = None, figsize: tuple | None = None, title: str
             im = im[..., 0]
         im = im.numpy()
     if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
+        _, ax = subplots(figsize=figsize, what="show_image")
     ax.imshow(im, **kwargs)
     if title is not None:
         ax.set_title(title)

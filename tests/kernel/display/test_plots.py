@@ -67,3 +67,21 @@ def test_missing_matplotlib_names_the_extra(monkeypatch):
         with pytest.raises(ImportError, match=r"needs matplotlib, which is not installed: "
                                               r"pip install 'torchloom\[show\]'"):
             call()
+
+
+def test_returned_figures_are_drawn_once_in_a_notebook(monkeypatch):
+    import types
+
+    from torchloom import subplots
+
+    shown = []
+    disp = types.ModuleType("IPython.display")
+    disp.Image, disp.display = (lambda data: ("png", data[:4])), shown.append
+    monkeypatch.setitem(sys.modules, "IPython.display", disp)
+    fig, _ = subplots(what="a test")
+    assert isinstance(fig, mpl.figure.Figure) and plt.fignum_exists(fig.number)
+    fig._ipython_display_()  # the cell's result (or the inline backend at the end of the cell)
+    assert shown == [("png", b"\x89PNG")]
+    assert not plt.fignum_exists(fig.number)  # closed: the backend will not draw it a second time
+    fig._ipython_display_()  # shown again later (e.g. `fig` in another cell): drawn again
+    assert len(shown) == 2

@@ -267,9 +267,8 @@ class Recorder(Callback):
     # -- plots ----------------------------------------------------------------------------------
     def plot_loss(self, skip_start: int = 5, with_valid: bool = True, ax: Any = None) -> Any:
         """Plot the smoothed training loss per batch (and validation loss per epoch); returns the figure."""
-        plt = _pyplot("plot_loss")
         if ax is None:
-            _, ax = plt.subplots()
+            _, ax = _subplots("plot_loss")
         losses = self.losses
         ax.plot(list(range(skip_start, len(losses))), losses[skip_start:], label="train")
         if with_valid and self.values and self.iters:
@@ -287,13 +286,12 @@ class Recorder(Callback):
 
     def plot_sched(self, keys: list[str] | None = None, figsize: tuple[float, float] | None = None) -> Any:
         """Plot the recorded hyper-parameter schedules (``lr`` and whatever schedulers put in ``hps``)."""
-        plt = _pyplot("plot_sched")
         series = {"lr": self.lrs, **self.hps}
         keys = list(series) if keys is None else keys
         unknown = [k for k in keys if k not in series]
         if unknown:
             raise KeyError(f"no recorded schedule for {unknown}; recorded: {sorted(series)}")
-        fig, axs = plt.subplots(len(keys), 1, figsize=figsize or (6, 3 * len(keys)), squeeze=False)
+        fig, axs = _subplots("plot_sched", len(keys), 1, figsize=figsize or (6, 3 * len(keys)), squeeze=False)
         for k, ax in zip(keys, axs[:, 0]):
             ax.plot(series[k])
             ax.set_ylabel(k)
@@ -319,10 +317,10 @@ class Recorder(Callback):
         self.metric_names = list(state.get("metric_names", self.metric_names))
 
 
-def _pyplot(what: str = "plotting") -> Any:
-    from ..plotting import pyplot
+def _subplots(what: str, *args: Any, **kwargs: Any) -> Any:
+    from ..plotting import subplots
 
-    return pyplot(what)
+    return subplots(*args, what=what, **kwargs)
 
 
 def _detach(x: Any) -> Any:

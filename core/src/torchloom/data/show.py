@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..plotting import figure_of, pyplot
+from ..plotting import figure_of, subplots
 from ..torch_core import show_title
 
 __all__ = ["show_samples", "show_results", "get_grid"]
@@ -17,12 +17,11 @@ __all__ = ["show_samples", "show_results", "get_grid"]
 def get_grid(n: int, nrows: int | None = None, ncols: int | None = None, figsize: tuple | None = None,
              title: str | None = None) -> list:
     """``n`` matplotlib axes in a grid (extra axes hidden)."""
-    plt = pyplot("show_batch / show_results")
 
     ncols = ncols or math.ceil(math.sqrt(n))
     nrows = nrows or math.ceil(n / ncols)
     figsize = figsize or (3 * ncols, 3 * nrows)
-    fig, axs = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False)
+    fig, axs = subplots(nrows, ncols, figsize=figsize, squeeze=False, what="show_batch / show_results")
     axs = [ax for row in axs for ax in row]
     for ax in axs[n:]:
         ax.set_axis_off()
