@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .._targets import TRANSFORM, TYPE, import_target
+from .._targets import TRANSFORM, TYPE, TargetError, check_kwargs, import_target
 from ..transform import Pipeline, Transform
 from .lists import Datasets
 from .load import DataLoader
@@ -298,11 +298,13 @@ def transform_from_spec(d: dict, tensors: dict[str, Tensor], resolve: Callable[[
     target = d["target"]
     try:
         cls = (resolve or _default_resolve)(target)
+    except TargetError:
+        raise
     except Exception as e:
         raise ValueError(f"cannot resolve transform {target!r} in the DataLoaders spec: {e}") from e
     if not (isinstance(cls, type) and issubclass(cls, Transform)):
         raise TypeError(f"refusing to rebuild {target!r}: it is not a Transform subclass")
-    t = cls(**d.get("config", {}))
+    t = cls(**check_kwargs(cls, d.get("config", {}), what=f"transform {target!r}", field="dls transform config"))
     state = {k: tensors[v["__tensor__"]] if isinstance(v, dict) and "__tensor__" in v else v
              for k, v in d.get("state", {}).items()}
     if state:

@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import random
@@ -21,9 +22,17 @@ import torch
 from torch import Tensor, nn
 
 from .. import __version__
-from .._targets import LOSS_FUNC, LOSS_INSTANCE, TRANSFORM, check_kwargs, import_target, target_of
+from .._targets import (
+    LOSS_FUNC,
+    LOSS_INSTANCE,
+    TRANSFORM,
+    TargetError,
+    check_kwargs,
+    import_target,
+    target_of,
+)
 from ..callback import Callback
-from .safe import flatten, load_file, resolve_factory, save_file
+from .safe import BadFileError, flatten, load_file, resolve_factory, save_file
 
 __all__ = ["MissingPluginError", "PersistMixin", "load_learner"]
 
@@ -225,13 +234,51 @@ def _resolve_loss(spec: dict[str, Any], source: Any = None) -> Any:
         cls = import_target(target, LOSS_INSTANCE, source=source, field="loss.target")
         config = check_kwargs(cls, spec.get("config", {}), what="loss", source=source, field="loss.config",
                               tensors=True)
-        return cls(**config)
+        try:
+            return cls(**config)
+        except (TypeError, ValueError) as e:
+            raise BadFileError(f"{source}: loss.config: arguments do not match {cls.__qualname__}: {e}") from e
     return import_target(target, LOSS_FUNC, source=source, field="loss.target")
 
 
 def _resolve_transform(target: str, source: Any = None) -> Any:
     """Resolver handed to ``DataLoaders.from_spec``: a registered transform name or a Transform subclass."""
     return import_target(target, TRANSFORM, source=source, field="dls transform target")
+
+
+def _opt_signature(sd: Any) -> tuple[str, list[list[str]]]:
+    """(format, hyper-parameter names per group) of an optimizer ``state_dict``, to tell optimizers apart."""
+    if not isinstance(sd, dict):
+        return type(sd).__name__, []
+    if "torch" in sd and isinstance(sd["torch"], dict):
+        groups = sd["torch"].get("param_groups", [])
+        return "torch.optim", [sorted(k for k in g if k != "params") for g in groups if isinstance(g, dict)]
+    fmt = "lookahead" if "lookahead_count" in sd else "torchloom"
+    return fmt, [sorted(h) for h in sd.get("hypers", []) if isinstance(h, dict)]
+
+
+def load_opt_state(opt: Any, sd: Any, source: Any) -> None:
+    """Load optimizer state saved in ``source`` into ``opt``, refusing state of another optimizer (an SGD
+    file into Adam would otherwise fail only at the next step)."""
+    mine, theirs = _opt_signature(opt.state_dict()), _opt_signature(sd)
+    if mine != theirs:
+        raise BadFileError(f"{source}: the optimizer state was saved by a different optimizer ({theirs[0]} with "
+                           f"hyper-parameters {theirs[1]}) than this Learner's ({mine[0]} with {mine[1]}); "
+                           "load only the weights with with_opt=False, or use the same opt_func")
+    try:
+        opt.load_state_dict(sd)
+    except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as e:
+        raise BadFileError(f"{source}: cannot load the optimizer state: {type(e).__name__}: {e}") from e
+
+
+def load_weights(model: nn.Module, weights: Any, source: Any, strict: bool = True) -> None:
+    """``model.load_state_dict`` whose errors name the file."""
+    if not isinstance(weights, dict):
+        raise BadFileError(f"{source}: field 'model' must hold the weights, got {type(weights).__name__}")
+    try:
+        model.load_state_dict(weights, strict=strict)
+    except (RuntimeError, KeyError, TypeError, AttributeError) as e:
+        raise BadFileError(f"{source}: the stored weights do not fit this model: {e}") from e
 
 
 # --- the mixin ----------------------------------------------------------------------------------
@@ -256,14 +303,14 @@ class PersistMixin:
         obj, meta = load_file(path)
         if "model" not in obj:
             raise ValueError(f"{path} holds no model weights (it is a {meta.get('kind', 'unknown')!r} file)")
-        self.model.load_state_dict(obj["model"], strict=strict)
+        load_weights(self.model, obj["model"], path, strict=strict)
         if device is not None:
             self.model.to(device)
         if with_opt:
             if "opt" in obj:
                 if self.opt is None:
                     self.create_opt()
-                self.opt.load_state_dict(obj["opt"])
+                load_opt_state(self.opt, obj["opt"], path)
             else:
                 warnings.warn(f"{path} holds no optimizer state; only the model was loaded", UserWarning,
                               stacklevel=2)
@@ -302,12 +349,15 @@ class PersistMixin:
             warnings.warn(f"{path} was written with plugins {missing} active, which are not active on this "
                           "Learner; the resumed run will differ (switch them on with learn.use)", RuntimeWarning,
                           stacklevel=2)
-        self.model.load_state_dict(obj["model"])
+        load_weights(self.model, _need(obj, "model", dict, path, "model"), path)
         if obj.get("opt") is not None:
             if self.opt is None:
                 self.create_opt()
-            self.opt.load_state_dict(obj["opt"])
-        pos = obj["pos"]
+            load_opt_state(self.opt, obj["opt"], path)
+        pos = _need(obj, "pos", dict, path, "pos")
+        for k in ("epoch", "n_epoch", "train_iter"):
+            _need(pos, k, int, path, f"pos.{k}")
+        _need(obj, "rng", dict, path, "rng")
         self.epoch, self.train_iter = pos["epoch"], pos["train_iter"]
         states = dict(obj.get("cbs", {}))
         for name, cb in _unique_names(list(self.cbs)).items():
@@ -355,11 +405,66 @@ class PersistMixin:
         return save_file(path, obj, meta=meta)
 
 
+def _need(d: Any, key: str, typ: type | tuple[type, ...], source: Any, field: str) -> Any:
+    """``d[key]`` checked to be a ``typ``; a ``BadFileError`` naming the file and field otherwise."""
+    if not isinstance(d, dict) or key not in d:
+        raise BadFileError(f"{source}: missing field {field!r}")
+    v = d[key]
+    if not isinstance(v, typ):
+        raise BadFileError(f"{source}: field {field!r} has the wrong type ({type(v).__name__})")
+    return v
+
+
+def _check_weights(model: nn.Module, weights: dict[str, Any], source: Any, what: str = "model") -> None:
+    """Stored weights must match the model's parameters and buffers by name and shape."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in weights]
+    extra = [k for k in weights if k not in expected]
+    if missing or extra:
+        raise BadFileError(f"{source}: {what} weights do not match the rebuilt model: missing {missing[:5]}"
+                           f"{'...' if len(missing) > 5 else ''}, unexpected {extra[:5]}{'...' if len(extra) > 5 else ''}")
+    for k, t in expected.items():
+        w = weights[k]
+        if not isinstance(w, Tensor):
+            raise BadFileError(f"{source}: {what} weight {k!r} is a {type(w).__name__}, not a tensor")
+        if tuple(w.shape) != tuple(t.shape):
+            raise BadFileError(f"{source}: {what} weight {k!r} has shape {tuple(w.shape)} but the model built from "
+                               f"model_spec has {tuple(t.shape)}")
+
+
+def _build_model(factory: Any, kwargs: dict[str, Any], weights: dict[str, Any], source: Any) -> nn.Module:
+    """Build the model first on the meta device (no memory) and compare it with the stored weights, so
+    that sizes read from a file are validated before anything is allocated; then build it for real."""
+    name = getattr(factory, "__qualname__", factory)
+    try:
+        with torch.device("meta"):
+            shell = factory(**kwargs)
+    except Exception:  # a factory that cannot run on the meta device: the shapes are checked after building
+        shell = None
+    if shell is not None:
+        if not isinstance(shell, nn.Module):
+            raise BadFileError(f"{source}: model_spec.factory {name} returned a {type(shell).__name__}, "
+                               "not an nn.Module")
+        _check_weights(shell, weights, source)
+        del shell
+    try:
+        model = factory(**kwargs)
+    except Exception as e:
+        raise BadFileError(f"{source}: model_spec: {name}(**{kwargs}) failed: {type(e).__name__}: {e}") from e
+    if not isinstance(model, nn.Module):
+        raise BadFileError(f"{source}: model_spec.factory {name} returned a {type(model).__name__}, not an nn.Module")
+    _check_weights(model, weights, source)
+    model.load_state_dict(weights)
+    return model
+
+
 def load_learner(fname: str | os.PathLike, cpu: bool = True) -> Any:
     """Rebuild a Learner from ``export``: model from its factory, loss, DataLoaders from their spec.
 
-    Nothing is unpickled; only nn.Module subclasses, ``@model_factory`` functions, torch/torchloom loss
-    classes and Transform subclasses named in the file are instantiated.
+    Nothing is unpickled, and the file is untrusted: every name in it goes through the one target
+    resolver (``torchloom._targets``), arguments must be JSON and fit the target's signature, and the
+    stored weights' shapes are compared with the model before it is allocated. Errors name the file
+    and the field.
     """
     from ..learner import Learner
 
@@ -369,23 +474,43 @@ def load_learner(fname: str | os.PathLike, cpu: bool = True) -> Any:
     obj, meta = load_file(path)
     if meta.get("kind") != "export":
         raise ValueError(f"{path} is a {meta.get('kind', 'unknown')!r} file, not an export (use learn.export)")
-    check_plugins(meta.get("plugins", {}), path)
-    spec = meta["model_spec"]
-    model = resolve_factory(spec["factory"])(**spec.get("kwargs", {}))
-    model.load_state_dict(obj["model"])
-    loss_spec = {**meta["loss"], "config": obj.get("loss", {})}
-    loss_func = _resolve_loss(loss_spec)
+    plugins = meta.get("plugins", {})
+    if not isinstance(plugins, dict) or not all(isinstance(v, dict) for v in plugins.values()):
+        raise BadFileError(f"{path}: field 'plugins' must map names to objects")
+    check_plugins(plugins, path)
+    spec = _need(meta, "model_spec", dict, path, "model_spec")
+    factory = resolve_factory(_need(spec, "factory", str, path, "model_spec.factory"), source=path)
+    kwargs = check_kwargs(factory, spec.get("kwargs", {}), what="model factory", source=path,
+                          field="model_spec.kwargs")
+    model = _build_model(factory, kwargs, _need(obj, "model", dict, path, "model (weights)"), path)
+    loss_meta = _need(meta, "loss", dict, path, "loss")
+    _need(loss_meta, "target", str, path, "loss.target")
+    loss_func = _resolve_loss({**loss_meta, "config": obj.get("loss", {})}, source=path)
     dls = None
     if meta.get("dls") is not None:
         from ..data.loaders import DataLoaders
 
-        dls = DataLoaders.from_spec(meta["dls"], obj.get("dls", {}), resolve=_resolve_transform)
+        dls_spec = _need(meta, "dls", dict, path, "dls")
+        dls_tensors = obj.get("dls", {})
+        try:
+            dls = DataLoaders.from_spec(dls_spec, dls_tensors if isinstance(dls_tensors, dict) else {},
+                                        resolve=functools.partial(_resolve_transform, source=path))
+        except TargetError as e:
+            if str(path) in str(e):
+                raise
+            raise TargetError(f"{path}: {e}") from None
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+            detail = f"missing field {e}" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}"
+            raise BadFileError(f"{path}: dls: cannot rebuild the DataLoaders ({detail})") from e
     device = torch.device("cpu") if cpu or not torch.cuda.is_available() else torch.device("cuda")
     model.to(device)
     model.eval()
-    kwargs: dict[str, Any] = {}
-    if meta.get("opt_func"):
-        kwargs["opt_func"] = meta["opt_func"]
+    kwargs = {}
+    opt_func = meta.get("opt_func")
+    if opt_func:
+        if not isinstance(opt_func, str):
+            raise BadFileError(f"{path}: field 'opt_func' must be a registered optimizer name")
+        kwargs["opt_func"] = opt_func
     learn = Learner(dls if dls is not None else _NoData(), model, loss_func=loss_func, model_spec=spec,
                     progress=False, **kwargs)
     return learn
