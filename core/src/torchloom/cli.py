@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from . import PLUGIN_API, __version__
 from .plugins.errors import PluginError
+from .plugins.manager import slow_seconds
 from .plugins.registry import KINDS, Entry, Registry, get_registry
 
 
@@ -87,6 +88,8 @@ def format_plugins(reg: Registry) -> str:
     for p in reg.plugins:
         status = {"loaded": "loaded", "disabled": "disabled", "quarantined": "QUARANTINED"}[p.status]
         took = f", {p.load_seconds * 1000:.0f} ms" if p.status != "disabled" else ""
+        if p.status != "disabled" and p.load_seconds > slow_seconds():
+            took += " SLOW"
         out.append(f"{p.name}  {p.dist} {p.version}  [{status}]  ({p.module}{took})")
         if p.cause:
             out.append(textwrap.fill(p.cause, 100, initial_indent="    cause: ", subsequent_indent=" " * 11))
