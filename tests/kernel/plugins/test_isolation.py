@@ -100,3 +100,35 @@ def test_slow_plugin_imports_are_reported(site: Site) -> None:
     assert cli.returncode == 0, cli.stderr
     line = next(ln for ln in cli.stdout.splitlines() if ln.startswith("tl-sleepy"))
     assert " ms SLOW" in line
+
+
+PATCHES_THEN_FAILS = """
+import torchloom.learner as L
+L.Learner.fit = lambda self, *a, **k: "hijacked"
+L.Learner.stolen = True
+raise RuntimeError("broken after patching")
+"""
+
+CHECK_PATCH = """
+import json, warnings
+import torchloom.learner as L
+original = L.Learner.fit
+from torchloom.plugins import get_registry
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    get_registry()
+print(json.dumps({"restored": L.Learner.fit is original, "stolen": hasattr(L.Learner, "stolen"),
+                  "warnings": [str(w.message) for w in caught]}))
+"""
+
+
+def test_a_quarantined_plugins_monkeypatch_of_a_kernel_class_is_undone(site: Site) -> None:
+    import json
+
+    site.add("tl-patcher", PATCHES_THEN_FAILS)
+    proc = site.run(CHECK_PATCH)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["restored"] and not out["stolen"], out
+    (msg,) = [w for w in out["warnings"] if "quarantined" in w]
+    assert "changes to kernel classes were undone: Learner.fit, Learner.stolen" in msg

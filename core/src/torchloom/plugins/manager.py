@@ -7,6 +7,7 @@ pending) and it is quarantined with one warning. ``TORCHLOOM_STRICT_PLUGINS=1`` 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import traceback
@@ -222,6 +223,41 @@ def _selected(info: PluginInfo, only: set[str] | None, disable: set[str] | None)
     return ""
 
 
+class _KernelSnapshot:
+    """The attributes of the kernel's classes (those already imported), so that a quarantined plugin's
+    import-time monkeypatching of, say, ``Learner.fit`` can be undone."""
+
+    def __init__(self) -> None:
+        import sys
+
+        self.classes: dict[type, dict[str, Any]] = {}
+        for name, mod in list(sys.modules.items()):
+            if mod is None or not (name == "torchloom" or name.startswith("torchloom.")):
+                continue
+            for obj in list(vars(mod).values()):
+                if isinstance(obj, type) and getattr(obj, "__module__", "") == name:
+                    self.classes[obj] = dict(vars(obj))
+
+    def restore(self) -> list[str]:
+        """Put back every changed or added attribute; returns ``Class.attr`` names that were restored."""
+        undone = []
+        for cls, before in self.classes.items():
+            now = vars(cls)
+            for key in [k for k in now if k not in before]:
+                with contextlib.suppress(AttributeError, TypeError):
+                    delattr(cls, key)
+                    undone.append(f"{cls.__qualname__}.{key}")
+            for key, value in before.items():
+                if now.get(key, _MISSING) is not value:
+                    with contextlib.suppress(AttributeError, TypeError):
+                        setattr(cls, key, value)
+                        undone.append(f"{cls.__qualname__}.{key}")
+        return undone
+
+
+_MISSING = object()
+
+
 def _load_entry_point(ep: EntryPoint) -> object:
     from .. import PLUGIN_API, __version__
 
@@ -266,6 +302,7 @@ def discover(group: str = GROUP) -> Registry:
             info.status, info.cause = "disabled", skip
             continue
         plugin, t0 = None, time.perf_counter()
+        snapshot = _KernelSnapshot()
         try:
             if info.name == BUILTIN:  # its entries would count as kernel defaults
                 raise _Quarantine(f"the entry-point name {BUILTIN!r} is reserved for the kernel's own plugin")
@@ -278,6 +315,9 @@ def discover(group: str = GROUP) -> Registry:
             if plugin is not None and pm.is_registered(plugin):
                 pm.unregister(plugin)
             info.status, info.cause, info.provides, info.commands = "quarantined", q.cause, {}, []
+            undone = snapshot.restore()
+            if undone:
+                q.cause += f" (its changes to kernel classes were undone: {', '.join(sorted(undone)[:5])})"
             msg = (f"torchloom: plugin {info.name!r} from distribution {info.dist} {info.version} was "
                    f"quarantined: {q.cause}. Other plugins are unaffected; set TORCHLOOM_STRICT_PLUGINS=1 "
                    f"to make this an error or TORCHLOOM_DISABLE_PLUGINS={info.name} to skip it.")
