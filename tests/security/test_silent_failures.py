@@ -86,3 +86,16 @@ def test_first_batch_check_costs_nothing_after_the_first_batch(tmp_path):
 
     learn.fit(1, cbs=[Probe()])
     assert "FitGuard" not in handlers[1] and all("FitGuard" not in h for h in handlers[1:])
+
+
+class PlainModuleLoss(torch.nn.Module):
+    def forward(self, out, targ):
+        return torch.nn.functional.cross_entropy(out, targ)
+
+
+def test_export_refuses_a_loss_load_learner_would_refuse(tmp_path):
+    learn = make_learner(tmp_path)
+    learn.loss_func = PlainModuleLoss()
+    with pytest.raises(ValueError, match=r"loss_func: refusing loss class target .*PlainModuleLoss.*exportable_loss"):
+        learn.export()
+    assert not (tmp_path / "export.safetensors").exists()

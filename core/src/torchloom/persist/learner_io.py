@@ -384,6 +384,8 @@ class PersistMixin:
             raise TypeError(f"cannot export loss_func {lf!r}")
         is_fn = inspect.isfunction(lf) or inspect.isbuiltin(lf)
         loss = {"target": _target(lf), "instance": not is_fn, "config": {} if is_fn else _obj_config(lf)}
+        # fail now, not at load time: the loss must be one load_learner will rebuild
+        import_target(loss["target"], LOSS_INSTANCE if loss["instance"] else LOSS_FUNC, field="loss_func")
         dls_spec, dls_tensors = None, {}
         if hasattr(self.dls, "get_spec"):
             dls_spec, dls_tensors = self.dls.get_spec()
