@@ -15,14 +15,16 @@ import torchloom
 PKG = Path(torchloom.__file__).parent
 
 #: lowest first. "base" holds the modules that import nothing else from torchloom (version, the lazy
-#: helper, typed tensors, losses, the stepper-based optimizers, safe file IO) and the plugin registry
-#: (plain data) with its discovery.
+#: helper, typed tensors, losses, the stepper-based optimizers, atomic writes, the target syntax);
+#: "registry" the plugin registry (plain data) with its discovery; "targets" the one resolver of
+#: ``"module:Name"`` targets (it asks the registry for registered names) and the safe file format.
 LAYERS: list[tuple[str, list[str]]] = [
     ("base", ["_version", "_lazy", "_download", "_tensors", "_losses", "optim._steppers", "optim._optimizer",
-              "optim._wrapper", "_persist.atomic", "_persist.safe"]),
+              "optim._wrapper", "_persist.atomic", "_target_syntax"]),
     ("registry", ["_plugins.errors", "_plugins.firstparty", "_plugins.hookspecs", "_plugins.registry",
                   "_plugins.builtin", "_plugins.manager"]),
     ("dispatch/transform", ["_dispatch", "_transform"]),
+    ("targets", ["_targets", "_persist.safe"]),
     ("data", ["data._splitters", "data._getters", "data._show", "data._transforms", "data._dataloader",
               "data._dataloaders", "data._lists", "data._block", "data._spec", "data._load_dataset"]),
     ("callback", ["callbacks._base", "_metrics", "callbacks._core", "callbacks._progress", "callbacks._training",

@@ -47,11 +47,20 @@ if TYPE_CHECKING:
     from torchloom._persist.atomic import atomic_write
     from torchloom._persist.learner_io import MissingPluginError
     from torchloom._persist.load_learner import load_learner
-    from torchloom._persist.safe import UnsafeFileError, model_factory
+    from torchloom._persist.safe import UnsafeFileError
     from torchloom._plugins.errors import NameClashError, PluginError, PluginWarning, UnknownNameError
     from torchloom._plugins.hookspecs import KINDS, CommandRegistrar, Register, hookimpl, hookspec
     from torchloom._plugins.manager import get_registry
     from torchloom._plugins.registry import Command, Entry, PluginInfo, Registry
+    from torchloom._targets import (
+        Allow,
+        Rule,
+        TargetError,
+        exportable_loss,
+        import_target,
+        model_factory,
+        target_of,
+    )
     from torchloom._tensors import (
         ShowTitle,
         TensorBase,
@@ -333,12 +342,19 @@ _LAZY: dict[str, str] = {
     "atomic_write": "_persist.atomic",
     "MissingPluginError": "_persist.learner_io",
     "load_learner": "_persist.load_learner",
-    "model_factory": "_persist.safe",
     "UnsafeFileError": "_persist.safe",
+    # the one resolver of "module:Name" targets (security boundary of every load path)
+    "model_factory": "_targets",
+    "import_target": "_targets",
+    "target_of": "_targets",
+    "Allow": "_targets",
+    "Rule": "_targets",
+    "TargetError": "_targets",
+    "exportable_loss": "_targets",
 }
 
 __all__ = [
-    "AccumMetric", "Adam", "AdamW", "AttrGetter", "AvgMetric", "BCEWithLogitsLossFlat", "BaseLoss",
+    "AccumMetric", "Adam", "AdamW", "Allow", "AttrGetter", "AvgMetric", "BCEWithLogitsLossFlat", "BaseLoss",
     "Callback", "CallbackOrderError", "CancelBackwardException", "CancelBatchException",
     "CancelEpochException", "CancelException", "CancelFitException", "CancelStepException",
     "CancelTrainException", "CancelValidException", "CancelValidateException", "CastToTensor", "Categorize",
@@ -352,17 +368,18 @@ __all__ = [
     "OneHotEncode", "OptimWrapper", "Optimizer", "PLUGIN_API", "ParamScheduler", "Pipeline",
     "PluginConflictError", "PluginError", "PluginInfo", "PluginWarning", "Precision", "ProgressCallback",
     "RAdam", "RandTransform", "RandomSplitter", "Recall", "Recorder", "ReduceLROnPlateau", "RegexLabeller",
-    "Register", "Registry", "RegressionBlock", "RegressionSetup", "SGD", "SaveModel", "SchedCos", "SchedExp",
-    "SchedLin", "SchedNo", "SchedPoly", "ShowTitle", "SkipItemException", "Stepper", "TensorBase",
-    "TensorCategory", "TensorMultiCategory", "TerminateOnNaN", "TfmdLists", "TitledFloat", "TitledInt",
-    "TitledStr", "TrainEvalCallback", "Transform", "TransformBlock", "TransformError", "TypeDispatch",
-    "UnknownNameError", "UnsafeFileError", "ValueMetric", "__version__", "accuracy", "accuracy_multi",
-    "adam_step", "atomic_write", "average_grad", "average_sqr_grad", "bind_stepper", "cache_dir", "callback",
-    "collate", "combine_scheds", "combined_cos", "debias", "default_device", "download_file", "error_rate",
-    "event", "get_files", "get_image_files", "get_registry", "get_text_files", "hookimpl", "hookspec",
-    "l2_reg", "lazy_exports", "list_datasets", "load_dataset", "load_learner", "mae", "model_factory",
-    "momentum_step", "mse", "parent_label", "radam_step", "ranger", "retain_type", "retain_types", "rmse",
-    "sgd_step", "show_image", "show_title", "step_stat", "to_device", "to_plain", "top_k_accuracy",
+    "Register", "Registry", "RegressionBlock", "RegressionSetup", "Rule", "SGD", "SaveModel", "SchedCos",
+    "SchedExp", "SchedLin", "SchedNo", "SchedPoly", "ShowTitle", "SkipItemException", "Stepper",
+    "TargetError", "TensorBase", "TensorCategory", "TensorMultiCategory", "TerminateOnNaN", "TfmdLists",
+    "TitledFloat", "TitledInt", "TitledStr", "TrainEvalCallback", "Transform", "TransformBlock",
+    "TransformError", "TypeDispatch", "UnknownNameError", "UnsafeFileError", "ValueMetric", "__version__",
+    "accuracy", "accuracy_multi", "adam_step", "atomic_write", "average_grad", "average_sqr_grad",
+    "bind_stepper", "cache_dir", "callback", "collate", "combine_scheds", "combined_cos", "debias",
+    "default_device", "download_file", "error_rate", "event", "exportable_loss", "get_files",
+    "get_image_files", "get_registry", "get_text_files", "hookimpl", "hookspec", "import_target", "l2_reg",
+    "lazy_exports", "list_datasets", "load_dataset", "load_learner", "mae", "model_factory", "momentum_step",
+    "mse", "parent_label", "radam_step", "ranger", "retain_type", "retain_types", "rmse", "sgd_step",
+    "show_image", "show_title", "step_stat", "target_of", "to_device", "to_plain", "top_k_accuracy",
     "trainable_params", "weight_decay",
 ]
 

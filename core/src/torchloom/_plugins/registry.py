@@ -14,6 +14,7 @@ from typing import Any
 from torchloom._plugins.errors import NameClashError, PluginError, UnknownNameError
 from torchloom._plugins.firstparty import FIRST_PARTY, first_party_dist
 from torchloom._plugins.hookspecs import KINDS
+from torchloom._target_syntax import split_target
 
 BUILTIN = "builtin"
 
@@ -57,11 +58,9 @@ class Entry:
             return self._loaded
         obj = self.target
         if isinstance(obj, str):
-            module_name, _, attr = obj.partition(":")
-            try:
-                obj = importlib.import_module(module_name)
-                for part in attr.split(".") if attr else ():
-                    obj = getattr(obj, part)
+            try:  # installed code wrote it: the resolver's syntax check, then a plain import
+                mod, attr = split_target(obj)
+                obj = getattr(importlib.import_module(mod), attr)
             except Exception as e:
                 raise PluginError(
                     f"cannot load {self.kind} {self.name!r}: target {self.target!r} from "

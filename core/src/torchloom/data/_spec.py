@@ -5,12 +5,12 @@ It sits above both ``Datasets`` and ``DataLoaders`` because rebuilding creates b
 """
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
 from torch import Tensor
 
+from torchloom._targets import TRANSFORM, TYPE, import_target
 from torchloom._transform import Pipeline, Transform
 from torchloom.data._dataloader import DataLoader
 from torchloom.data._dataloaders import DataLoaders
@@ -66,7 +66,8 @@ def dataloaders_from_spec(spec: dict, tensors: dict[str, Tensor] | None = None,
                                   before_batch=build(ls["before_batch"]), after_batch=build(ls["after_batch"]),
                                   do_setup=False))
         if ls.get("types"):
-            loaders[-1].types = tuple(_resolve_tensor_type(t) for t in ls["types"])
+            loaders[-1].types = tuple(_resolve_tensor_type(t, f"dls.loaders.{k}.types.{i}")
+                                      for i, t in enumerate(ls["types"]))
     return DataLoaders(*loaders, path=spec.get("path", "."))
 
 def type_tl(tfms: list[Transform], split_idx: int) -> Any:
@@ -80,15 +81,11 @@ def _type_name(t: type) -> str | None:
     return f"{t.__module__}:{t.__qualname__}"
 
 
-def _resolve_tensor_type(name: str | None) -> type | None:
-    """A tensor type named in a spec; anything that is not a ``torch.Tensor`` subclass is refused (``None``)."""
+def _resolve_tensor_type(name: str | None, field: str | None = None) -> type | None:
+    """A tensor type named in a spec: a ``torch.Tensor`` subclass, resolved by the one target resolver."""
     if not name:
         return None
-    try:
-        obj = _default_resolve(name) if ":" in name else None
-    except Exception:
-        return None
-    return obj if isinstance(obj, type) and issubclass(obj, Tensor) else None
+    return import_target(name, TYPE, field=field)
 
 
 def _qualname(obj: Any) -> str:
@@ -124,15 +121,7 @@ def transform_spec(t: Transform, key: str, tensors: dict[str, Tensor]) -> dict:
 
 
 def _default_resolve(target: str) -> Any:
-    if ":" in target:
-        mod, _, qual = target.partition(":")
-        obj: Any = importlib.import_module(mod)
-        for part in qual.split("."):
-            obj = getattr(obj, part)
-        return obj
-    from torchloom._plugins.manager import get_registry
-
-    return get_registry().resolve("transform", target)
+    return import_target(target, TRANSFORM)
 
 
 def transform_from_spec(d: dict, tensors: dict[str, Tensor], resolve: Callable[[str], Any] | None = None
