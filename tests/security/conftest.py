@@ -36,8 +36,8 @@ def _kernel_imported():
     """Import the kernel's load paths up front, so that a module appearing during a test is the attack's."""
     import importlib
 
-    for m in ("torchloom.learner", "torchloom.persist.learner_io", "torchloom.data.loaders", "torchloom.data.getters",
-              "torchloom.plugins.manager", "torchloom.losses", "torchloom._targets"):
+    for m in ("torchloom._learner", "torchloom._persist.learner_io", "torchloom.data._spec", "torchloom.data._getters",
+              "torchloom._plugins.manager", "torchloom._losses", "torchloom._targets"):
         importlib.import_module(m)
     import torchloom
 

@@ -17,7 +17,7 @@ from torchloom import (
     Transform,
     model_factory,
 )
-from torchloom.persist.safe import load_file, save_file
+from torchloom._persist.safe import load_file, save_file
 
 
 class GetFeats(Transform):

@@ -9,12 +9,12 @@ import textwrap
 
 import torch
 
-from torchloom.persist.atomic import atomic_write, remove_orphans
-from torchloom.persist.safe import load_file, save_file
+from torchloom._persist.atomic import atomic_write, remove_orphans
+from torchloom._persist.safe import load_file, save_file
 
 KILLED_WRITER = """
 import os, signal, sys
-from torchloom.persist.atomic import atomic_write
+from torchloom._persist.atomic import atomic_write
 with atomic_write(sys.argv[1], "wb") as f:
     f.write(b"half a file")
     f.flush()

@@ -15,8 +15,8 @@ from safetensors.torch import save_file as st_save
 from sechelpers import make_export
 
 from torchloom import TargetError, load_learner
-from torchloom.persist.learner_io import MissingPluginError
-from torchloom.persist.safe import (
+from torchloom._persist.learner_io import MissingPluginError
+from torchloom._persist.safe import (
     MAX_DEPTH,
     BadFileError,
     UnsafeFileError,

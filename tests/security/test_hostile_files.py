@@ -10,8 +10,8 @@ import torch
 from sechelpers import make_export, make_learner, tamper, write_marker_free
 
 from torchloom import TargetError, load_learner
-from torchloom.persist.learner_io import MissingPluginError
-from torchloom.persist.safe import BadFileError, UnsafeFileError, load_file
+from torchloom._persist.learner_io import MissingPluginError
+from torchloom._persist.safe import BadFileError, UnsafeFileError, load_file
 
 # every error a hostile file may produce: refusals and bad-file errors (all ValueErrors) or a missing plugin
 REFUSALS = (TargetError, BadFileError, UnsafeFileError, MissingPluginError)
@@ -55,7 +55,7 @@ def test_loss_popen_reached_through_torch_is_refused(good, tmp_path):
     ("torch:os.system", False), ("os:system", False), ("builtins:eval", False), ("builtins:exec", False),
     ("subprocess:Popen", True), ("subprocess:getoutput", False), ("torch:load", False),
     ("torch.nn:Linear", True), ("torch.nn.functional:relu", False), ("importlib:import_module", False),
-    ("__main__:Net", True), (".losses:CrossEntropyLossFlat", True), ("torchloom.losses:__builtins__", False),
+    ("__main__:Net", True), (".losses:CrossEntropyLossFlat", True), ("torchloom._losses:__builtins__", False),
 ])
 def test_hostile_loss_targets(good, tmp_path, target, instance):
     marker = tmp_path / "PWNED"
@@ -64,7 +64,7 @@ def test_hostile_loss_targets(good, tmp_path, target, instance):
 
 
 def test_loss_config_must_fit_the_loss_signature(good, tmp_path):
-    _attack(good, tmp_path, _loss("torchloom.losses:CrossEntropyLossFlat", True, {"shell": "rm -rf /"}),
+    _attack(good, tmp_path, _loss("torchloom._losses:CrossEntropyLossFlat", True, {"shell": "rm -rf /"}),
             "do not match", "loss.config")
 
 
@@ -125,7 +125,7 @@ def test_model_kwargs_must_fit_the_signature_and_be_json(good, tmp_path):
     _attack(good, tmp_path, edit2, "JSON object", "model_spec.kwargs")
 
 
-@pytest.mark.parametrize("target", ["os:system", "torch.nn:Linear", "torchloom.data.getters:_resolve_exportable",
+@pytest.mark.parametrize("target", ["os:system", "torch.nn:Linear", "torchloom.data._getters:_resolve_exportable",
                                     "builtins:__import__"])
 def test_hostile_transforms(good, tmp_path, target):
     def edit(obj, meta):
@@ -135,7 +135,7 @@ def test_hostile_transforms(good, tmp_path, target):
 
 def test_getter_named_in_a_transform_config_goes_through_the_resolver(good, tmp_path):
     def edit(obj, meta):
-        meta["dls"]["tls"][0][0] = {"target": "torchloom.data.getters:Getter", "config": {"func": "os:system"},
+        meta["dls"]["tls"][0][0] = {"target": "torchloom.data._getters:Getter", "config": {"func": "os:system"},
                                     "state": {}}
     _attack(good, tmp_path, edit, "refusing getter target 'os:system'", "getter func")
 

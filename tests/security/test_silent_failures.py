@@ -9,7 +9,7 @@ import torch
 from sechelpers import make_learner, mlp, real_dls
 
 from torchloom import Callback, CrossEntropyLossFlat, Learner
-from torchloom.callbacks.guards import NonFiniteLossWarning
+from torchloom.callbacks._guards import NonFiniteLossWarning
 from torchloom.testing import SynthDataLoaders, synth_learner
 
 

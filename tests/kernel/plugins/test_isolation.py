@@ -103,7 +103,7 @@ def test_slow_plugin_imports_are_reported(site: Site) -> None:
 
 
 PATCHES_THEN_FAILS = """
-import torchloom.learner as L
+import torchloom._learner as L
 L.Learner.fit = lambda self, *a, **k: "hijacked"
 L.Learner.stolen = True
 raise RuntimeError("broken after patching")
@@ -111,9 +111,9 @@ raise RuntimeError("broken after patching")
 
 CHECK_PATCH = """
 import json, warnings
-import torchloom.learner as L
+import torchloom._learner as L
 original = L.Learner.fit
-from torchloom.plugins import get_registry
+from torchloom._plugins import get_registry
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     get_registry()
