@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "TabularProc": "procs", "Categorify": "procs", "FillMissing": "procs", "FillStrategy": "procs",
     "Normalize": "procs",
-    "TabularPandas": "core", "TabularSplit": "core", "ColumnNotFoundError": "core", "cont_cat_split": "core",
+    "TabularPandas": "core", "TabularSplit": "core", "ColumnNotFoundError": "core", "cont_cat_split": "core", "check_columns": "core",
     "TabDataLoader": "data", "TabularDataLoaders": "data",
     "TabularModel": "model", "LinBnDrop": "model", "SigmoidRange": "model", "Embedding": "model",
     "emb_sz_rule": "model", "get_emb_sz": "model", "tabular_config": "model",

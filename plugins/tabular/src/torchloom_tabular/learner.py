@@ -30,6 +30,7 @@ class TabularLearner(Learner):
         dl = dls.test_dl(row, with_labels=False)
         inp, preds, _, dec = self.get_preds(dl=dl, with_input=True, with_decoded=True)
         to = dls.tabular
+        inp = tuple(inp) if isinstance(inp, (tuple, list)) else (inp,)
         cats = inp[0]
         conts = inp[1] if to.with_cont else None
         df = to.decode(cats, conts)
