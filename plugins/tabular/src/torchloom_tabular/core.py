@@ -111,7 +111,7 @@ class TabularPandas:
     """A DataFrame with column roles, processed by ``procs`` (set up on the training rows only).
 
     ``TabularPandas(df, procs=[Categorify, FillMissing, Normalize], cat_names, cont_names, y_names,
-    y_block=None, splits=(train_idx, valid_idx))``; ``y_block`` is inferred (numbers -> regression,
+    y_block=None, splits=(train_idx, valid_idx))`` (``procs=None`` means those three; ``[]`` means none); ``y_block`` is inferred (numbers -> regression,
     anything else -> classification) unless given. ``splits`` are row positions. ``to.train`` / ``to.valid``
     are loader-ready datasets; ``to.dataloaders(bs=64)`` builds ``TabularDataLoaders``.
     """
@@ -132,6 +132,10 @@ class TabularPandas:
         if not cat_names and not cont_names:
             raise ValueError("TabularPandas: no input columns (cat_names and cont_names are both empty)")
         self.y_names, self.device, self.with_cont = y_names, device, with_cont
+        if procs is None:
+            from .procs import Categorify, FillMissing, Normalize
+
+            procs = [Categorify, FillMissing, Normalize]
         self.procs: list[TabularProc] = as_procs(procs)
         self.splits = self._norm_splits(splits, len(df))
         self.y_kind = _y_kind(y_block, df, y_names)
@@ -200,11 +204,14 @@ class TabularPandas:
 
     def _tensors(self) -> None:
         w = self.items
+        raw = [c for c in self.cat_names if not (pd.api.types.is_integer_dtype(w[c].dtype)
+                                                 or pd.api.types.is_bool_dtype(w[c].dtype))]
+        if raw:
+            raise TypeError(f"categorical column(s) {raw} are not encoded as integers: add Categorify to procs")
         self.cats = _stack(w, self.cat_names, np.int64)
         self.conts = _stack(w, self.cont_names, np.float32)
         if self.y_kind == "category":
-            codes = pd.Categorical(w[self.y_names[0]].astype(object),
-                                   categories=pd.Index(self.vocab, dtype=object)).codes
+            codes = pd.Index(self.vocab, dtype=object).get_indexer(w[self.y_names[0]].to_numpy(dtype=object))
             unseen = codes < 0
             if unseen.any():
                 labels = pd.unique(w[self.y_names[0]][unseen])[:5].tolist()

@@ -138,18 +138,26 @@ class Categorify(TabularProc):
     def __init__(self) -> None:
         super().__init__()
         self.classes: dict[str, list] = {}
+        self._indexes: dict[str, pd.Index] = {}
 
     def setup_frame(self, train: pd.DataFrame, names: ColNames) -> None:
         self.classes = {c: [NA] + [v for v in _classes(train[c]) if v != NA] for c in names.cat_names}
+        self._indexes = {}
 
     def codes(self, col: pd.Series, name: str) -> np.ndarray:
         """Codes of one column (0 for missing/unseen), as the smallest signed integer type that fits."""
         cats = self.classes[name][1:]
         if not cats:
             return np.zeros(len(col), dtype=np.int32)
-        vals = col.astype(object) if isinstance(col.dtype, pd.CategoricalDtype) else col
-        codes = pd.Categorical(vals, categories=pd.Index(cats, dtype=object)).codes
-        return codes.astype(np.int64 if len(cats) > 2**30 else np.int32) + 1
+        vals = col.to_numpy(dtype=object)
+        codes = self._index(name).get_indexer(vals)  # -1 for missing or unseen values
+        return codes.astype(np.int32) + 1
+
+    def _index(self, name: str) -> pd.Index:
+        idx = self._indexes.get(name)
+        if idx is None:
+            idx = self._indexes[name] = pd.Index(self.classes[name][1:], dtype=object)
+        return idx
 
     def encodes(self, df: pd.DataFrame):
         for c in self.classes:
@@ -171,6 +179,7 @@ class Categorify(TabularProc):
 
     def load_state_dict(self, d: dict) -> None:
         self.classes = {k: list(v) for k, v in d.get("classes", {}).items()}
+        self._indexes = {}
 
     def get_config(self) -> dict:
         return {}
