@@ -20,6 +20,8 @@ ADULT_CONTS = ["age", "fnlwgt", "education-num", "capital-gain", "capital-loss",
 @pytest.fixture(scope="module")
 def adult_learner(adult):
     """Train on adult.data, validate on adult.test: 2 epochs of one-cycle (about 5 s)."""
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # module-scoped: set up before the per-test one-thread fixture applies
     torch.manual_seed(0)
     df, tr, te = adult.combined()
     df.loc[::97, "age"] = np.nan  # some missing numbers, so FillMissing adds an indicator column
@@ -28,6 +30,7 @@ def adult_learner(adult):
     learn = tabular_learner(dls, layers=[200, 100], metrics=accuracy, progress=False)
     learn.logger = lambda *a: None
     learn.fit_one_cycle(2, 1e-2)
+    torch.set_num_threads(n_threads)
     return learn
 
 
