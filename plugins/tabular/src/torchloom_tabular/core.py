@@ -139,27 +139,27 @@ class TabularPandas:
         self.procs: list[TabularProc] = as_procs(procs)
         self.splits = self._norm_splits(splits, len(df))
         self.y_kind = _y_kind(y_block, df, y_names)
-        work = df if inplace else df[list(dict.fromkeys(cat_names + cont_names + y_names))].copy()
+        # a column selection is a new frame (copy-on-write in pandas 3), so the procs never touch ``df``
+        work = df if inplace else df[list(dict.fromkeys(cat_names + cont_names + y_names))]
         work = work.reset_index(drop=True)
         _check_numeric(work, cont_names)
         self._check_targets(work)
-        train = work.iloc[self.splits[0]]
-        empty = [c for c in cat_names + cont_names if bool(train[c].isna().all())]
-        if empty:
-            raise ValueError(f"column(s) {empty} have no value in the training rows (all missing); drop them")
+        train = _selector(self.splits[0])
+        # all-missing columns: numbers checked here (cheap), categories on their codes after Categorify (#na# = 0)
+        empty = [c for c in cont_names if bool(np.isnan(work[c].iloc[train].to_numpy(np.float64)).all())]
+        if not any(hasattr(p, "classes") for p in self.procs):
+            empty += [c for c in cat_names if work[c].iloc[train].first_valid_index() is None]
+        _raise_empty(empty)
         names = ColNames(cat_names, cont_names)
-        if do_setup:
-            for p in self.procs:
-                p.setup_frame(work.iloc[self.splits[0]], names)
-                work = p(work)
-        else:
-            for p in self.procs:
-                work = p(work)
+        for p in self.procs:
+            work = p.setup_apply(work, train, names) if do_setup else p(work)
+        if do_setup and any(hasattr(p, "classes") for p in self.procs):
+            _raise_empty([c for c in cat_names if not work[c].iloc[train].to_numpy().any()])
         self.cat_names, self.cont_names = names.cat_names, names.cont_names
         self.items = work
         self.vocab: list | None = None
         if self.y_kind == "category":
-            self.vocab = _vocab(work.iloc[self.splits[0]][y_names[0]])
+            self.vocab = _vocab(work[y_names[0]].iloc[train])
         self._tensors()
 
     # -- setup helpers -----------------------------------------------------------------------------------
@@ -203,13 +203,14 @@ class TabularPandas:
             raise ValueError(f"a classification target is one column, got y_names={self.y_names}")
 
     def _tensors(self) -> None:
+        """Check the encoded columns and make the target tensor; the input tensors are built on first use."""
         w = self.items
         raw = [c for c in self.cat_names if not (pd.api.types.is_integer_dtype(w[c].dtype)
                                                  or pd.api.types.is_bool_dtype(w[c].dtype))]
         if raw:
             raise TypeError(f"categorical column(s) {raw} are not encoded as integers: add Categorify to procs")
-        self.cats = _stack(w, self.cat_names, np.int64)
-        self.conts = _stack(w, self.cont_names, np.float32)
+        self._cats: Tensor | None = None
+        self._conts: Tensor | None = None
         if self.y_kind == "category":
             codes = pd.Index(self.vocab, dtype=object).get_indexer(w[self.y_names[0]].to_numpy(dtype=object))
             unseen = codes < 0
@@ -222,6 +223,20 @@ class TabularPandas:
             self.ys = _stack(w, self.y_names, np.float32)
         else:
             self.ys = None
+
+    @property
+    def cats(self) -> Tensor:
+        """``(rows, n_cat)`` int64 codes of the categorical columns (built once, on first use)."""
+        if self._cats is None:
+            self._cats = _stack(self.items, self.cat_names, np.int64)
+        return self._cats
+
+    @property
+    def conts(self) -> Tensor:
+        """``(rows, n_cont)`` float32 values of the continuous columns (built once, on first use)."""
+        if self._conts is None:
+            self._conts = _stack(self.items, self.cont_names, np.float32)
+        return self._conts
 
     # -- new data --------------------------------------------------------------------------------------
     def new(self, df: pd.DataFrame, with_labels: bool | None = None) -> TabularPandas:
@@ -242,10 +257,10 @@ class TabularPandas:
         check_columns(df, cat_names=raw_cats, cont_names=raw_conts, **({"y_names": self.y_names} if with_labels
                                                                        else {}))
         res = object.__new__(TabularPandas)
-        res.__dict__.update({k: v for k, v in self.__dict__.items() if k not in ("items", "cats", "conts", "ys")})
+        res.__dict__.update({k: v for k, v in self.__dict__.items() if k not in ("items", "_cats", "_conts", "ys")})
         res.y_names = self.y_names if with_labels else []
         res.y_kind = self.y_kind if with_labels else "none"
-        work = df[list(dict.fromkeys(raw_cats + raw_conts + res.y_names))].copy().reset_index(drop=True)
+        work = df[list(dict.fromkeys(raw_cats + raw_conts + res.y_names))].reset_index(drop=True)
         for c in raw_cats:  # objects keep row values as written (ints stay ints in an object-typed row)
             if work[c].dtype == object:
                 work[c] = work[c].infer_objects()
@@ -347,6 +362,18 @@ class TabularPandas:
                 f"y_names={self.y_names} ({self.y_kind}), procs={[type(p).__name__ for p in self.procs]}")
 
 
+def _raise_empty(cols: list[str]) -> None:
+    if cols:
+        raise ValueError(f"column(s) {cols} have no value in the training rows (all missing); drop them")
+
+
+def _selector(idx: np.ndarray) -> slice | np.ndarray:
+    """Row positions as a slice when they are one ascending run (views instead of gathers)."""
+    if len(idx) and idx[-1] - idx[0] == len(idx) - 1 and bool((np.diff(idx) == 1).all()):
+        return slice(int(idx[0]), int(idx[-1]) + 1)
+    return idx
+
+
 def _is_na_col(c: str, procs: list[TabularProc]) -> bool:
     return any(c in {f"{n}_na" for n in getattr(p, "na_cols", [])} and getattr(p, "add_col", False)
                for p in procs)
@@ -366,10 +393,7 @@ def _vocab(col: pd.Series) -> list:
 def _stack(df: pd.DataFrame, names: list[str], dtype: Any) -> Tensor:
     if not names:
         return torch.empty(len(df), 0, dtype=torch.int64 if dtype == np.int64 else torch.float32)
-    out = np.empty((len(df), len(names)), dtype=dtype)
-    for k, n in enumerate(names):
-        out[:, k] = df[n].to_numpy(dtype=dtype)
-    return torch.from_numpy(out)
+    return torch.from_numpy(np.stack([df[n].to_numpy(dtype=dtype) for n in names], 1))
 
 
 class TabularSplit:

@@ -8,7 +8,7 @@ kernel's safe format; the procs are registered transforms, which is how a saved 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 import pandas as pd
@@ -17,6 +17,12 @@ from torchloom import Transform
 __all__ = ["TabularProc", "Categorify", "FillMissing", "FillStrategy", "Normalize", "ColNames", "NA"]
 
 NA = "#na#"
+Rows = Union[slice, np.ndarray]
+
+
+def rows(col: pd.Series, train: Rows) -> pd.Series:
+    """The training rows of one column: a view for a slice, a gather of that column only otherwise."""
+    return col.iloc[train]
 
 
 class ColNames:
@@ -35,8 +41,14 @@ class TabularProc(Transform):
 
     order = 0
 
-    def setup_frame(self, train: pd.DataFrame, names: ColNames) -> None:  # pragma: no cover - abstract
+    def setup_frame(self, df: pd.DataFrame, train: Rows, names: ColNames) -> None:  # pragma: no cover
+        """Learn the state from the rows ``train`` (a slice or row positions) of ``df`` -- those rows only."""
         raise NotImplementedError
+
+    def setup_apply(self, df: pd.DataFrame, train: Rows, names: ColNames) -> pd.DataFrame:
+        """``setup_frame`` on the training rows, then apply to every row of ``df`` (one pass where possible)."""
+        self.setup_frame(df, train, names)
+        return self(df)
 
     def setups(self, items: Any) -> None:
         """Pipeline setup is a no-op: tables are set up by ``TabularPandas`` through ``setup_frame``."""
@@ -73,10 +85,10 @@ class FillMissing(TabularProc):
         self.na_dict: dict[str, Any] = {}
         self.na_cols: list[str] = []
 
-    def setup_frame(self, train: pd.DataFrame, names: ColNames) -> None:
+    def setup_frame(self, df: pd.DataFrame, train: Rows, names: ColNames) -> None:
         na_dict, na_cols = {}, []
         for c in names.cont_names:
-            col = train[c]
+            col = rows(df[c], train)
             miss = col.isna()
             if bool(miss.all()):
                 raise ValueError(f"FillMissing: continuous column {c!r} has no value in the training rows "
@@ -140,18 +152,47 @@ class Categorify(TabularProc):
         self.classes: dict[str, list] = {}
         self._indexes: dict[str, pd.Index] = {}
 
-    def setup_frame(self, train: pd.DataFrame, names: ColNames) -> None:
-        self.classes = {c: [NA] + [v for v in _classes(train[c]) if v != NA] for c in names.cat_names}
+    def setup_frame(self, df: pd.DataFrame, train: Rows, names: ColNames) -> None:
+        self.classes = {c: [NA] + [v for v in _classes(rows(df[c], train)) if v != NA] for c in names.cat_names}
         self._indexes = {}
+
+    def setup_apply(self, df: pd.DataFrame, train: Rows, names: ColNames) -> pd.DataFrame:
+        """One hashing pass per column: factorize every row, keep the values seen in the training rows as the
+        categories (sorted), and turn the factor codes into category codes with a small lookup table."""
+        self.classes, self._indexes = {}, {}
+        for c in names.cat_names:
+            col = df[c]
+            if isinstance(col.dtype, pd.CategoricalDtype):
+                self.classes[c] = [NA] + [v for v in _classes(col) if v != NA]
+                df[c] = self.codes(col, c)
+                continue
+            codes, uniques = pd.factorize(col)
+            tr = codes[train]
+            present = np.nonzero(np.bincount(tr[tr >= 0], minlength=len(uniques)))[0]
+            vals = [_py(v) for v in np.asarray(uniques, dtype=object)[present]]
+            order = list(range(len(vals)))
+            try:
+                order.sort(key=lambda i: vals[i])
+            except TypeError:
+                pass
+            keep = [i for i in order if vals[i] != NA]
+            self.classes[c] = [NA] + [vals[i] for i in keep]
+            lut = np.zeros(len(uniques) + 1, dtype=np.int32)  # the last slot serves code -1 (missing)
+            lut[present[keep]] = np.arange(1, len(keep) + 1, dtype=np.int32)
+            df[c] = lut[codes]
+        return df
 
     def codes(self, col: pd.Series, name: str) -> np.ndarray:
         """Codes of one column (0 for missing/unseen), as the smallest signed integer type that fits."""
         cats = self.classes[name][1:]
         if not cats:
             return np.zeros(len(col), dtype=np.int32)
-        vals = col.to_numpy(dtype=object)
-        codes = self._index(name).get_indexer(vals)  # -1 for missing or unseen values
-        return codes.astype(np.int32) + 1
+        idx = self._index(name)
+        if isinstance(col.dtype, pd.CategoricalDtype) and list(col.cat.categories) == list(idx):
+            return col.cat.codes.to_numpy().astype(np.int32) + 1
+        codes, uniques = pd.factorize(col)  # hash the rows once, then look up the few distinct values
+        lut = np.append(idx.get_indexer(np.asarray(uniques, dtype=object)), -1).astype(np.int32)
+        return lut[codes] + 1  # -1 (missing or unseen) -> 0, the '#na#' code
 
     def _index(self, name: str) -> pd.Index:
         idx = self._indexes.get(name)
@@ -195,10 +236,12 @@ class Normalize(TabularProc):
         self.means: dict[str, float] = {}
         self.stds: dict[str, float] = {}
 
-    def setup_frame(self, train: pd.DataFrame, names: ColNames) -> None:
-        sub = train[names.cont_names].astype(np.float64)
-        self.means = {c: float(v) for c, v in sub.mean().items()}
-        self.stds = {c: float(v) + 1e-7 for c, v in sub.std(ddof=0).items()}
+    def setup_frame(self, df: pd.DataFrame, train: Rows, names: ColNames) -> None:
+        self.means, self.stds = {}, {}
+        for c in names.cont_names:
+            x = rows(df[c], train).to_numpy(dtype=np.float64)
+            self.means[c] = float(np.nanmean(x))
+            self.stds[c] = float(np.nanstd(x)) + 1e-7
 
     def encodes(self, df: pd.DataFrame):
         for c, m in self.means.items():
