@@ -75,8 +75,9 @@ def child_adult(who: str) -> dict:
     a = torchloom.load_dataset("adult")
     df, tr, te = a.combined()
     if who == "torchloom":
-        from torchloom import accuracy
         from torchloom_tabular import Categorify, FillMissing, Normalize, TabularPandas, tabular_learner
+
+        from torchloom import accuracy
 
         def build():
             to = TabularPandas(df, [Categorify, FillMissing, Normalize], ADULT_CATS, ADULT_CONTS, "salary",
@@ -88,7 +89,14 @@ def child_adult(who: str) -> dict:
         _, w, c = _timed(lambda: learn.fit_one_cycle(5, 1e-2))
         acc = learn.validate()[1]
     else:
-        from fastai.tabular.all import Categorify, FillMissing, Normalize, TabularPandas, accuracy, tabular_learner
+        from fastai.tabular.all import (
+            Categorify,
+            FillMissing,
+            Normalize,
+            TabularPandas,
+            accuracy,
+            tabular_learner,
+        )
 
         def build():
             to = TabularPandas(df, [Categorify, FillMissing, Normalize], ADULT_CATS, ADULT_CONTS, "salary",
@@ -132,8 +140,9 @@ def child_movielens(who: str) -> dict:
 
     r = torchloom.load_dataset("movielens")[["userId", "title", "rating"]]
     if who == "torchloom":
-        from torchloom import rmse
         from torchloom_collab import CollabDataLoaders, collab_learner
+
+        from torchloom import rmse
 
         dls = CollabDataLoaders.from_df(r, item_name="title", bs=64, seed=42, device="cpu")
         learn = collab_learner(dls, n_factors=50, y_range=(0, 5.5), metrics=rmse, progress=False)

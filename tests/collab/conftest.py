@@ -21,8 +21,9 @@ def _one_thread(one_torch_thread):
 @pytest.fixture(scope="module")
 def dot_learner(ratings):
     """EmbeddingDotBias, 50 factors, y_range (0, 5.5), 3 epochs of one-cycle on 80 % of the ratings."""
-    from torchloom import rmse
     from torchloom_collab import CollabDataLoaders, collab_learner
+
+    from torchloom import rmse
 
     n = torch.get_num_threads()
     torch.set_num_threads(1)

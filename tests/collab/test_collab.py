@@ -4,9 +4,16 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import torch
+from torchloom_collab import (
+    CollabDataLoaders,
+    EmbeddingDotBias,
+    EmbeddingNN,
+    UnknownUserError,
+    collab_learner,
+)
+
 import torchloom
 from torchloom import rmse
-from torchloom_collab import CollabDataLoaders, EmbeddingDotBias, EmbeddingNN, UnknownUserError, collab_learner
 
 
 def test_movielens_dataset(ratings):

@@ -5,10 +5,18 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from torchloom_tabular import (
+    Categorify,
+    FillMissing,
+    Normalize,
+    TabularDataLoaders,
+    TabularPandas,
+    TabularSplit,
+    tabular_learner,
+)
+
 import torchloom
 from torchloom import accuracy, rmse
-from torchloom_tabular import (Categorify, FillMissing, Normalize, TabularDataLoaders, TabularPandas, TabularSplit,
-                               tabular_learner)
 
 ADULT_CATS = ["workclass", "education", "marital-status", "occupation", "relationship", "race", "sex",
               "native-country"]

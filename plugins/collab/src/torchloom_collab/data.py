@@ -4,8 +4,9 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from torchloom import RandomSplitter
 from torchloom_tabular import Categorify, TabularDataLoaders, TabularPandas, check_columns
+
+from torchloom import RandomSplitter
 
 __all__ = ["CollabDataLoaders"]
 

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
-from torchloom import MSELossFlat
 from torchloom_tabular import TabularLearner, get_emb_sz
+
+from torchloom import MSELossFlat
 
 from .data import CollabDataLoaders
 from .model import EmbeddingDotBias, EmbeddingNN

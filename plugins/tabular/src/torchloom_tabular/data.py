@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
+
 from torchloom import DataLoader, DataLoaders, RandomSplitter, to_device
 
 from .core import TabularPandas, TabularSplit

@@ -15,8 +15,18 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
-from torchloom import (Categorize, DataLoader, DataLoaders, Datasets, Pipeline, RegressionSetup, TensorCategory,
-                       TfmdLists, Transform)
+
+from torchloom import (
+    Categorize,
+    DataLoader,
+    DataLoaders,
+    Datasets,
+    Pipeline,
+    RegressionSetup,
+    TensorCategory,
+    TfmdLists,
+    Transform,
+)
 
 __all__ = ["TabularRow", "ReadTabCats", "ReadTabConts", "ReadTabTarget", "spec_dataloaders", "procs_from_dls"]
 

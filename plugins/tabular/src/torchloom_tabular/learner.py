@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+
 from torchloom import Learner
 
-from .data import TabularDataLoaders, show_frame
+from .data import TabularDataLoaders
 from .model import TabularModel, get_emb_sz
 
 __all__ = ["TabularLearner", "tabular_learner"]

@@ -12,6 +12,7 @@ from typing import Any, Union
 
 import numpy as np
 import pandas as pd
+
 from torchloom import Transform
 
 __all__ = ["TabularProc", "Categorify", "FillMissing", "FillStrategy", "Normalize", "ColNames", "NA"]
