@@ -6,7 +6,7 @@ import torch
 from conftest import tiny
 
 from torchloom import Callback
-from torchloom.callback import CallbackOrderError, FuncCallback, callback, class2attr
+from torchloom.callbacks._base import CallbackOrderError, FuncCallback, callback, class2attr
 
 
 class Named(Callback):

@@ -5,7 +5,7 @@ lazily (PEP 562) so plugin discovery stays cheap.
 """
 from __future__ import annotations
 
-from torchloom.lazy import lazy_exports
+from torchloom import lazy_exports
 
 __version__ = "0.1.0"
 

@@ -5,7 +5,7 @@ must stay cheap, so pandas is imported only when a name is used.
 """
 from __future__ import annotations
 
-from torchloom.lazy import lazy_exports
+from torchloom import lazy_exports
 
 __version__ = "0.1.0"
 

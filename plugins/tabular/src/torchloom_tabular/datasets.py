@@ -84,7 +84,7 @@ def adult(root: str | os.PathLike | None = None, download: bool = True) -> Adult
     dirs = ([Path(root)] if root is not None else []) + adult_local_dirs()
     found = next((d for d in dirs if _verified(d)), None)
     if found is None:
-        from torchloom.download import cache_dir, download_file
+        from torchloom import cache_dir, download_file
 
         found = Path(root) if root is not None else cache_dir() / "adult"
         if not _verified(found):

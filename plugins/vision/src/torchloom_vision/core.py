@@ -15,8 +15,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-from torchloom import TensorBase
-from torchloom.torch_core import show_image, to_plain
+from torchloom import TensorBase, show_image, to_plain
 
 __all__ = [
     "imagenet_stats", "PILBase", "PILImage", "PILImageBW", "PILMask", "TensorImageBase", "TensorImage",
