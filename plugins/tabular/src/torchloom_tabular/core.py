@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
+from torchloom import Datasets, Pipeline, TfmdLists
 
 from .procs import ColNames, TabularProc, as_procs
 
@@ -396,17 +397,30 @@ def _stack(df: pd.DataFrame, names: list[str], dtype: Any) -> Tensor:
     return torch.from_numpy(np.stack([df[n].to_numpy(dtype=dtype) for n in names], 1))
 
 
-class TabularSplit:
-    """One split of a ``TabularPandas`` as contiguous tensors; ``batch(idx)`` gathers whole columns by index."""
+class TabularSplit(Datasets):
+    """One split of a ``TabularPandas`` as contiguous tensors; ``batch(idx)`` gathers whole columns by index.
+
+    It is a kernel ``Datasets`` whose transform lists (``tls``) are the per-row pipelines (raw row -> procs
+    -> codes / values / target): the kernel's export stores them, with the procs' state, and
+    ``load_learner`` rebuilds them to process new rows. Training never goes through them.
+    """
 
     def __init__(self, to: TabularPandas, idxs: np.ndarray, split_idx: int | None = None) -> None:
-        self.to, self.idxs, self.split_idx = to, np.asarray(idxs, dtype=np.int64), split_idx
+        from .export import row_pipelines
+
+        tls = [TfmdLists([], Pipeline(fs, split_idx=split_idx), split_idx=split_idx, do_setup=False)
+               for fs in row_pipelines(to)]
+        super().__init__(tls=tls, n_inp=to.n_inp)
+        self.to, self.idxs, self._split_idx = to, np.asarray(idxs, dtype=np.int64), split_idx
         it = torch.from_numpy(self.idxs)
         full = len(self.idxs) == len(to.items) and bool((self.idxs == np.arange(len(self.idxs))).all())
         pick = (lambda t: t) if full else (lambda t: t.index_select(0, it))
         self.cats, self.conts = pick(to.cats), pick(to.conts)
         self.ys = pick(to.ys) if to.ys is not None else None
-        self.n_inp = to.n_inp
+
+    @property
+    def split_idx(self) -> int | None:
+        return self._split_idx
 
     def __len__(self) -> int:
         return len(self.idxs)

@@ -15,6 +15,7 @@ from torch import Tensor
 from torchloom import DataLoader, DataLoaders, RandomSplitter, to_device
 
 from .core import TabularPandas, TabularSplit
+from .export import batch_types
 
 __all__ = ["TabDataLoader", "TabularDataLoaders", "show_frame"]
 
@@ -113,6 +114,8 @@ class TabularDataLoaders(DataLoaders):
         if len(to.splits) > 1:
             loaders += [train.new(to.subset(i), bs=val_bs or bs, shuffle=False, drop_last=False)
                         for i in range(1, len(to.splits))]
+        for dl in loaders:
+            dl.types = batch_types(to)
         dls = cls(*loaders, path=path)
         dls.tabular = to
         return dls
@@ -197,7 +200,9 @@ class TabularDataLoaders(DataLoaders):
         unseen categories and missing values map to ``#na#`` / the training fill values."""
         new = self.tabular.new(items, with_labels=with_labels)
         src = self.valid if len(self.loaders) > 1 else self.train
-        return src.new(new.all_rows(), **{"shuffle": False, "drop_last": False, **kwargs})
+        dl = src.new(new.all_rows(), **{"shuffle": False, "drop_last": False, **kwargs})
+        dl.types = batch_types(new)
+        return dl
 
     def decode_batch(self, b: Any, max_n: int = 10, full: bool = True) -> pd.DataFrame:
         return self.train.decode_batch(b, max_n=max_n, full=full)
@@ -208,11 +213,3 @@ class TabularDataLoaders(DataLoaders):
 
     def new_empty(self) -> TabularDataLoaders:
         return self
-
-    # -- export -----------------------------------------------------------------------------------------
-    def get_spec(self) -> tuple[dict, dict[str, Tensor]]:
-        """The kernel's DataLoaders spec for these tables: per-row pipelines made of the registered procs
-        with their state (category lists, fill values, means, stds), so ``load_learner`` rebuilds them."""
-        from .export import spec_dataloaders
-
-        return spec_dataloaders(self).get_spec()

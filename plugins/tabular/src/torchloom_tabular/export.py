@@ -1,7 +1,7 @@
 """How a tabular pipeline is saved by ``learn.export`` and rebuilt by ``torchloom.load_learner``.
 
-The kernel stores a DataLoaders *spec*: per output, a list of registered transforms with their JSON
-config and state. For a table that is ``TabularRow -> procs -> ReadTabCats`` (and ``ReadTabConts``) for the
+The kernel stores a DataLoaders *spec*: per output of the dataset (its ``tls``), a list of registered
+transforms with their JSON config and state. For a table that is ``TabularRow -> procs -> ReadTabCats`` (and ``ReadTabConts``) for the
 inputs and ``ReadTabTarget -> Categorize | RegressionSetup`` for the target, so an exported learner carries
 the procs' category lists, fill values, means and stds -- no pickle -- and the rebuilt kernel loaders
 process new rows (``dls.test_dl(df)``, ``learn.predict(row)``) exactly as in training.
@@ -16,19 +16,9 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from torchloom import (
-    Categorize,
-    DataLoader,
-    DataLoaders,
-    Datasets,
-    Pipeline,
-    RegressionSetup,
-    TensorCategory,
-    TfmdLists,
-    Transform,
-)
+from torchloom import Categorize, RegressionSetup, TensorCategory, Transform
 
-__all__ = ["TabularRow", "ReadTabCats", "ReadTabConts", "ReadTabTarget", "spec_dataloaders", "procs_from_dls"]
+__all__ = ["TabularRow", "ReadTabCats", "ReadTabConts", "ReadTabTarget", "row_pipelines", "batch_types"]
 
 
 class TabularRow(Transform):
@@ -109,47 +99,27 @@ class ReadTabTarget(Transform):
         return self._read(row.to_dict())
 
 
-def spec_dataloaders(dls: Any) -> DataLoaders:
-    """Kernel ``DataLoaders`` (no rows) holding the per-row pipelines of a ``TabularDataLoaders``."""
-    to = dls.tabular
+def row_pipelines(to: Any) -> list[list[Transform]]:
+    """Per output (codes, values, target), the transforms that turn one raw row into it: what a tabular
+    dataset shows the kernel (its ``tls``), so the kernel's export stores the procs with their state."""
     raw = [c for c in to.cat_names if not _added_na(c, to.procs)] + list(to.cont_names)
-    x_lists = [[TabularRow(raw), *to.procs, ReadTabCats(to.cat_names)]]
-    types: list[Any] = [Tensor]
+    lists: list[list[Transform]] = [[TabularRow(raw), *to.procs, ReadTabCats(to.cat_names)]]
     if to.with_cont:
-        x_lists.append([TabularRow(raw), *to.procs, ReadTabConts(to.cont_names)])
-        types.append(Tensor)
+        lists.append([TabularRow(raw), *to.procs, ReadTabConts(to.cont_names)])
     if to.y_kind == "category":
-        y_list = [ReadTabTarget(to.y_names), Categorize(vocab=to.vocab, sort=False)]
-        types.append(TensorCategory)
-    else:
-        y_list = [ReadTabTarget(to.y_names), RegressionSetup(c=len(to.y_names))]
-        types.append(Tensor)
-    loaders = []
-    for k, dl in enumerate(dls.loaders):
-        tls = [TfmdLists([], Pipeline(fs, split_idx=k), split_idx=k, do_setup=False) for fs in [*x_lists, y_list]]
-        new = DataLoader(Datasets(tls=tls, n_inp=to.n_inp), bs=dl.bs, shuffle=dl.shuffle, drop_last=dl.drop_last,
-                         seed=dl.seed, after_batch=list(dl.after_batch.fs), do_setup=False)
-        new.types = tuple(types)
-        loaders.append(new)
-    return DataLoaders(*loaders, path=dls.path)
+        lists.append([ReadTabTarget(to.y_names), Categorize(vocab=to.vocab, sort=False)])
+    elif to.y_kind == "regression":
+        lists.append([ReadTabTarget(to.y_names), RegressionSetup(c=len(to.y_names))])
+    return lists
+
+
+def batch_types(to: Any) -> tuple[type, ...]:
+    """The tensor type of each batch element (targets of a classification decode as categories)."""
+    xs: tuple[type, ...] = (Tensor, Tensor) if to.with_cont else (Tensor,)
+    if to.y_kind == "none" or to.ys is None:
+        return xs
+    return (*xs, TensorCategory if to.y_kind == "category" else Tensor)
 
 
 def _added_na(c: str, procs: list) -> bool:
     return any(getattr(p, "add_col", False) and c in {f"{n}_na" for n in getattr(p, "na_cols", [])} for p in procs)
-
-
-def procs_from_dls(dls: Any) -> dict[str, Any]:
-    """What a rebuilt kernel pipeline holds: procs, column names and the target vocab (for re-wrapping)."""
-    tl0 = dls.train_ds.tls[0].tfms.fs
-    from .procs import TabularProc
-
-    procs = [t for t in tl0 if isinstance(t, TabularProc)]
-    cats = next(t for t in tl0 if isinstance(t, ReadTabCats)).cat_names
-    conts: list[str] = []
-    if len(dls.train_ds.tls) > 2 or dls.n_inp == 2:
-        conts = next(t for t in dls.train_ds.tls[1].tfms.fs if isinstance(t, ReadTabConts)).cont_names
-    ytl = dls.train_ds.tls[-1].tfms.fs
-    y_names = next(t for t in ytl if isinstance(t, ReadTabTarget)).y_names
-    cat = next((t for t in ytl if isinstance(t, Categorize)), None)
-    return {"procs": procs, "cat_names": cats, "cont_names": conts, "y_names": y_names,
-            "vocab": list(cat.vocab) if cat is not None else None, "n_inp": dls.n_inp}
