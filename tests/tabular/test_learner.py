@@ -93,6 +93,14 @@ def test_export_round_trip_keeps_procs_state(adult_learner, adult, tmp_path):
     adult_learner.path = tmp_path
     f = adult_learner.export("adult_export")
     assert f.read_bytes()[:1] != b"\x80"  # not a pickle
+    import json
+
+    from safetensors import safe_open
+
+    with safe_open(str(f), "pt") as h:
+        saved = json.loads(h.metadata()["torchloom"])["meta"]["dls"]["tls"][0]
+    assert [t["target"] for t in saved][1:4] == ["fill_missing", "categorify", "normalize_tab"]  # registered procs
+    assert saved[2]["state"]["classes"]["sex"] == ["#na#", "Female", "Male"]  # state as JSON
     loaded = torchloom.load_learner(f)
     orig = {type(p).__name__: p.state_dict() for p in adult_learner.dls.procs}
     fs = loaded.dls.train_ds.tls[0].tfms.fs

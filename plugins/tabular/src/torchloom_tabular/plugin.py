@@ -6,14 +6,12 @@ import torchloom
 PLUGIN_API = 1
 
 _T = "torchloom_tabular"
+# The procs are registered by name (an export names them so); the row readers of the saved pipeline are
+# plain Transform subclasses of this package, which load_learner rebuilds by their module path.
 _TRANSFORMS = {
     "categorify": ("procs:Categorify", "categorical columns -> codes, #na# for missing/unseen (train-only setup)"),
     "fill_missing": ("procs:FillMissing", "fill missing numbers with a training statistic, add <col>_na"),
-    "tabular_normalize": ("procs:Normalize", "normalise continuous columns with training mean/std"),
-    "tabular_row": ("export:TabularRow", "one row (dict/Series) -> a one-row DataFrame for the procs"),
-    "read_tab_cats": ("export:ReadTabCats", "processed row -> categorical codes tensor"),
-    "read_tab_conts": ("export:ReadTabConts", "processed row -> continuous values tensor"),
-    "read_tab_target": ("export:ReadTabTarget", "row -> its target value(s)"),
+    "normalize_tab": ("procs:Normalize", "normalise continuous columns with training mean/std"),
 }
 
 
