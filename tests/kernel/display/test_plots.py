@@ -21,9 +21,9 @@ def _close_figures():
 
 
 def _notebook(monkeypatch):
-    import torchloom.plotting
+    import torchloom._plotting
 
-    monkeypatch.setattr(torchloom.plotting, "in_notebook", lambda: True)  # a Jupyter kernel, as detected
+    monkeypatch.setattr(torchloom._plotting, "in_notebook", lambda: True)  # a Jupyter kernel, as detected
 
 
 def test_lr_find_plots_by_default_only_in_a_notebook(monkeypatch):

@@ -7,7 +7,7 @@ import sys
 import types
 
 from torchloom import ProgressCallback, accuracy
-from torchloom.callbacks.notebook import html_progress, html_table
+from torchloom.callbacks._notebook import html_progress, html_table
 from torchloom.testing import synth_learner
 
 

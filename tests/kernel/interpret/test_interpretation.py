@@ -5,7 +5,14 @@ import pytest
 import torch
 from torch import nn
 
-from torchloom import Categorize, ClassificationInterpretation, CrossEntropyLossFlat, Datasets, ItemGetter, Learner
+from torchloom import (
+    Categorize,
+    ClassificationInterpretation,
+    CrossEntropyLossFlat,
+    Datasets,
+    ItemGetter,
+    Learner,
+)
 
 VOCAB = ["ant", "bee", "cat", "dog"]
 

@@ -24,11 +24,11 @@
 """
 from __future__ import annotations
 
-from .contract import CallbackContract
-from .discovery import assert_discovery_is_lazy
-from .events import EventRecorder
-from .markdown import CodeBlock, MarkdownExampleError, code_blocks, run_markdown
-from .synth import SynthDataLoaders, synth_learner
+from torchloom.testing._contract import CallbackContract
+from torchloom.testing._discovery import assert_discovery_is_lazy
+from torchloom.testing._events import EventRecorder
+from torchloom.testing._markdown import CodeBlock, MarkdownExampleError, code_blocks, run_markdown
+from torchloom.testing._synth import SynthDataLoaders, synth_learner
 
 __all__ = ["CallbackContract", "CodeBlock", "EventRecorder", "MarkdownExampleError", "SynthDataLoaders",
            "assert_discovery_is_lazy", "code_blocks", "run_markdown", "synth_learner"]
