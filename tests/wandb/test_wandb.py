@@ -141,3 +141,24 @@ class TestWandbContract(CallbackContract):
 def test_readme_example_runs(tmp_path):
     ns = run_markdown(README, cwd=tmp_path)
     assert len(ns["learn"].recorder.values) == 2 and ns["learn"].wandb.wandb_run is None  # trained, run finished
+
+
+def test_log_preds_logs_an_image_of_predictions(tmp_path):
+    pytest.importorskip("matplotlib").use("Agg")
+    import torch
+    from torch import nn
+
+    from torchloom import Categorize, Datasets, ItemGetter, Learner
+
+    g = torch.Generator().manual_seed(0)
+    ys = torch.randint(0, 2, (64,), generator=g)
+    items = [(torch.randn(2, generator=g) + 3 * y, ["no", "yes"][int(y)]) for y in ys]
+    dls = Datasets(items, [[ItemGetter(0)], [ItemGetter(1), Categorize()]],
+                   splits=[list(range(48)), list(range(48, 64))]).dataloaders(bs=16)
+    learn = Learner(dls, nn.Linear(2, 2), progress=False)
+    learn.use("wandb", dir=str(tmp_path), log_preds=True, n_preds=4)
+    learn.fit(1)
+    rows, _ = _history(_run_dir(tmp_path))
+    pred = [r for r in rows if "predictions/_type" in r]  # W&B flattens the image record's fields
+    assert len(pred) == 1 and pred[0]["predictions/_type"] == "image-file" and pred[0]["predictions/width"] > 100
+    assert list((_run_dir(tmp_path) / "files" / "media" / "images").glob("predictions_*.png"))

@@ -6,9 +6,12 @@ targets, decoded predictions and per-item losses, in dataset order) and then off
 ``plot_top_losses``.
 
 Showing items is done by type, so every domain plugs in without this module knowing it: each decoded
-input is drawn by its own ``show(ctx=ax, **kwargs)`` method (vision images draw themselves; a text
-plugin's decoded text type draws a snippet, a tabular plugin's decoded row draws its cells). An input
-without ``show`` is drawn as wrapped text. Override ``Interpretation.show_input`` for more control.
+input is drawn by its own ``show(ctx=ax, **kwargs)`` method (vision images draw themselves; a decoded
+type of another domain gives itself a ``show`` that draws on the axis). Strings (decoded text) and
+inputs without ``show`` are drawn as wrapped text snippets. Data whose loaders decode a batch into a
+table (``show_results(..., show=False)`` returning a pandas DataFrame, as tabular data does) gets
+that table back from ``plot_top_losses``, with ``loss`` and ``probability`` columns. Override
+``Interpretation.show_input`` for more control.
 """
 from __future__ import annotations
 
@@ -50,8 +53,9 @@ class Interpretation:
         return self.losses.topk(k, largest=largest)
 
     # -- showing items ----------------------------------------------------------------------------
-    def decoded_items(self, idxs: Sequence[int]) -> list[tuple[Any, ...]]:
-        """``(inputs..., target, prediction)`` decoded for the dataset items ``idxs`` (in that order).
+    def decoded_items(self, idxs: Sequence[int]) -> Any:
+        """``(inputs..., target, prediction)`` decoded for the dataset items ``idxs`` (in that order), or
+        the table the loader decodes them to (tabular data).
 
         Uses the DataLoader's own pipeline (``new(get_idxs=...)``, ``show_results(show=False)``), so
         the items look exactly as ``show_batch`` shows them.
@@ -66,9 +70,9 @@ class Interpretation:
 
     def show_input(self, x: Any, ctx: Any, **kwargs: Any) -> Any:
         """Draw one decoded input on the axis ``ctx``: its own ``show`` if it has one, else wrapped text."""
-        if hasattr(x, "show"):
+        if hasattr(x, "show") and not isinstance(x, str):  # a str's show would only set the title
             return x.show(ctx=ctx, **kwargs)
-        text = x if isinstance(x, str) else _describe(x)
+        text = str(x) if isinstance(x, str) else _describe(x)
         ctx.text(0.02, 0.98, textwrap.fill(text, 40), va="top", ha="left", fontsize=8, family="monospace",
                  transform=ctx.transAxes, wrap=True)
         return ctx
@@ -83,11 +87,16 @@ class Interpretation:
                         ncols: int | None = None, figsize: tuple[float, float] | None = None,
                         **kwargs: Any) -> Any:
         """The ``k`` items with the largest losses, each titled ``prediction/actual / loss / probability``;
-        returns the figure."""
+        returns the figure (or, for data decoded to a table, the table with ``loss``/``probability``)."""
         import math
 
         losses, idxs = self.top_losses(k, largest)
         items = self.decoded_items(idxs.tolist())
+        if hasattr(items, "iloc") and hasattr(items, "columns"):  # a DataFrame of decoded rows
+            table = items.reset_index(drop=True).copy()
+            table["loss"] = losses.tolist()
+            table["probability"] = [self._prob(i) for i in idxs.tolist()]
+            return table
         n = len(items)
         ncols = ncols or (math.ceil(n / nrows) if nrows else min(n, 3))
         nrows = nrows or math.ceil(n / ncols)

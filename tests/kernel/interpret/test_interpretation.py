@@ -84,3 +84,24 @@ def test_unlabelled_data_is_refused():
     test_dl = learn.dls.test_dl([torch.zeros(2), torch.ones(2)])
     with pytest.raises(ValueError, match="labelled"):
         ClassificationInterpretation.from_learner(learn, dl=test_dl)
+
+
+def test_text_inputs_are_drawn_as_snippets_and_tables_come_back_as_tables(interp):
+    mpl = pytest.importorskip("matplotlib")
+    mpl.use("Agg")
+    from torchloom import TitledStr, subplots
+
+    _, ax = subplots(what="a test")
+    interp.show_input(TitledStr("a decoded review that is long enough to be wrapped over lines"), ax)
+    assert ax.get_title() == "" and "\n" in ax.texts[0].get_text()  # a snippet, not a title
+    pd = pytest.importorskip("pandas")
+
+    class TableInterp(ClassificationInterpretation):  # what a loader that decodes to a DataFrame yields
+        def decoded_items(self, idxs):
+            return pd.DataFrame({"x": [float(i) for i in idxs], "y": ["?"] * len(idxs)}, index=list(idxs))
+
+    t = TableInterp(interp.learn, interp.dl, interp.preds, interp.targs, interp.decoded, interp.losses)
+    table = t.plot_top_losses(3)
+    losses, idxs = interp.top_losses(3)
+    assert list(table.columns) == ["x", "y", "loss", "probability"]
+    assert table["x"].tolist() == [float(i) for i in idxs] and table["loss"].tolist() == pytest.approx(losses.tolist())

@@ -53,3 +53,24 @@ def test_missing_tensorboard_names_the_extra(tmp_path, monkeypatch):
     with pytest.raises(ImportError, match=r"pip install 'torchloom\[tensorboard\]'"):
         learn.use("tensorboard")
     assert not hasattr(learn, "tensorboard")
+
+
+def test_log_preds_adds_a_figure_of_predictions(tmp_path):
+    pytest.importorskip("matplotlib").use("Agg")
+    import torch
+    from torch import nn
+
+    from torchloom import Categorize, Datasets, ItemGetter, Learner
+
+    g = torch.Generator().manual_seed(0)
+    ys = torch.randint(0, 2, (64,), generator=g)
+    items = [(torch.randn(2, generator=g) + 3 * y, ["no", "yes"][int(y)]) for y in ys]
+    dls = Datasets(items, [[ItemGetter(0)], [ItemGetter(1), Categorize()]],
+                   splits=[list(range(48)), list(range(48, 64))]).dataloaders(bs=16)
+    learn = Learner(dls, nn.Linear(2, 2), progress=False, path=tmp_path)
+    learn.use("tensorboard", log_dir=tmp_path / "tb", log_preds=True, n_preds=4)
+    learn.fit(1)
+    acc = _events(tmp_path / "tb")
+    assert acc.Tags()["images"] == ["predictions"]
+    img = acc.Images("predictions")[0]
+    assert img.step == len(dls.train) and img.width > 100 and img.encoded_image_string[:4] == b"\x89PNG"

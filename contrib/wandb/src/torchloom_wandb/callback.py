@@ -65,7 +65,7 @@ class WandbCallback(LoggerCallback):
             if fig is not None:
                 import wandb
 
-                self.wandb_run.log({"predictions": wandb.Image(fig)}, step=self.learn.train_iter)
+                self.wandb_run.log({"predictions": wandb.Image(_pixels(fig))}, step=self.learn.train_iter)
         super().after_fit()
 
     def finish(self) -> None:
@@ -81,3 +81,11 @@ def _preds_figure(learn: Any, n: int) -> Any:
     except (TypeError, AttributeError, NotImplementedError):
         return None
     return getattr(fig, "figure", fig)
+
+
+def _pixels(fig: Any) -> Any:
+    """The figure rendered to an ``H x W x 3`` uint8 array (what ``wandb.Image`` takes from any figure class)."""
+    import numpy as np
+
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
