@@ -35,7 +35,8 @@ def _outputs(cell, kind: str) -> list:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs(path, tmp_path):
+def test_notebook_runs(path, tmp_path, monkeypatch):
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # tox sets Agg; the kernel must pick Jupyter's inline backend
     nb = _run(path, tmp_path)  # raises CellExecutionError naming the cell on any error
     code = [c for c in nb.cells if c.cell_type == "code"]
     for c in code:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torchloom_vision import ImageDataLoaders, PILImageBW, SmallResNet, fashion_sample_path, vision_learner
 
 from torchloom import ClassificationInterpretation, accuracy
-from torchloom_vision import ImageDataLoaders, PILImageBW, SmallResNet, fashion_sample_path, vision_learner
 
 
 def test_top_losses_show_images_and_the_matrix_covers_the_validation_set(one_torch_thread):
