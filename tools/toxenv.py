@@ -41,8 +41,8 @@ PLUGIN_DIRS = {
     "vision": "plugins/vision", "mixup": "plugins/mixup", "fp16": "plugins/fp16", "lamb": "plugins/lamb",
     "ema": "contrib/ema", "template": "contrib/plugin-template",
 }
-# tox envs that install the kernel alone (security: the hostile-file suite, tests/security)
-KERNEL_ONLY_ENVS = ("kernel", "security")
+# tox envs that install the kernel alone (security: the hostile-file suite, tests/security; types: mypy)
+KERNEL_ONLY_ENVS = ("kernel", "security", "types")
 PTH_NAME = "_torchloom_base.pth"
 
 
