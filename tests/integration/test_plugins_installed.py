@@ -86,7 +86,8 @@ def test_every_distribution_carries_its_license_and_reads_its_version_from_metad
 
     for dist_name, package in (("torchloom-vision", "torchloom_vision"), ("torchloom-mixup", "torchloom_mixup"),
                                ("torchloom-fp16", "torchloom_fp16"), ("torchloom-lamb", "torchloom_lamb"),
-                               ("torchloom-ema", "torchloom_ema"), ("torchloom-example", "torchloom_example")):
+                               ("torchloom-ema", "torchloom_ema"), ("torchloom-example", "torchloom_example"),
+                               ("torchloom-tabular", "torchloom_tabular"), ("torchloom-collab", "torchloom_collab")):
         dist = importlib.metadata.distribution(dist_name)
         assert [f for f in dist.files or [] if f.name == "LICENSE"], f"{dist_name}: no LICENSE in the wheel"
         assert dist.metadata["Requires-Python"] == ">=3.11", dist_name
