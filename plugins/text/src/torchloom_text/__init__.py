@@ -24,7 +24,7 @@ _LAZY: dict[str, str] = {
     "Numericalize": "numericalize",
     # loaders and data
     "LMDataLoader": "loaders", "SortedDL": "loaders", "pad_input_chunk": "loaders", "PadInputChunk": "loaders",
-    "TextBlock": "data", "TextDataLoaders": "data", "text_dataloaders": "data", "Field": "data",
+    "TextBlock": "data", "TextDataLoaders": "data", "text_dataloaders": "data", "Field": "data", "TextItem": "data",
     # models
     "AWD_LSTM": "models.awdlstm", "RNNDropout": "models.awdlstm", "WeightDropout": "models.awdlstm",
     "EmbeddingDropout": "models.awdlstm", "LinearDecoder": "models.awdlstm", "SequentialRNN": "models.awdlstm",

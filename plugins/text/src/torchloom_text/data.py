@@ -215,7 +215,7 @@ class TextDataLoaders(DataLoaders):
         f = Path(path) / csv_fname
         if not f.is_file():
             raise FileNotFoundError(f"TextDataLoaders.from_csv: {f} does not exist")
-        df = pd.read_csv(f, header=header, delimiter=delimiter)
+        df = pd.read_csv(f, header=header, **({} if delimiter is None else {"delimiter": delimiter}))
         return cls.from_df(df, path=path, **kwargs)
 
     @classmethod
