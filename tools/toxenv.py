@@ -38,8 +38,8 @@ BASE_REQUIREMENTS = [
 ]
 # tox env name -> folder of the plugin distribution it tests (with the kernel alone)
 PLUGIN_DIRS = {
-    "vision": "plugins/vision", "mixup": "plugins/mixup", "fp16": "plugins/fp16", "lamb": "plugins/lamb",
-    "ema": "contrib/ema", "template": "contrib/plugin-template",
+    "vision": "plugins/vision", "text": "plugins/text", "mixup": "plugins/mixup", "fp16": "plugins/fp16",
+    "lamb": "plugins/lamb", "ema": "contrib/ema", "template": "contrib/plugin-template",
 }
 PTH_NAME = "_torchloom_base.pth"
 

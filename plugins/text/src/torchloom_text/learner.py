@@ -159,12 +159,12 @@ class TextLearner(Learner):
                lr_decay: float = 2.6, **kwargs: Any) -> TextLearner:
         """The ULMFiT classifier recipe: train the head, then the last two, three, then all layer groups, each
         stage one ``fit_one_cycle`` with discriminative rates ``slice(lr_k / lr_decay**4, lr_k)``
-        (``lr_k`` = ``lr``, ``lr/2``, ``lr/4``, ``lr/10``: fastai's course recipe)."""
+        (``lr_k`` = ``lr``, ``lr/2``, ``lr/4``, ``lr/20``: fastai's course recipe, 2e-2 ... 1e-3)."""
         eps = (epochs,) * 4 if isinstance(epochs, int) else tuple(epochs)
         if len(eps) != 4:
             raise ValueError(f"ulmfit: epochs needs one count per stage (4), got {epochs!r}")
         n_groups = len(self.splitter(self.model))
-        stages = [(-1, lr), (-2, lr / 2), (-3, lr / 4), (0, lr / 10)]
+        stages = [(-1, lr), (-2, lr / 2), (-3, lr / 4), (0, lr / 20)]
         for (n, lr_k), ep in zip(stages, eps):
             if ep <= 0:
                 continue

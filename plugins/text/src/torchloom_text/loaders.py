@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from torchloom import DataLoader, TensorBase
+from torchloom import DataLoader, TensorBase, Transform
 
 from .numericalize import LMTensorText, TensorText
 
@@ -170,14 +170,18 @@ def pad_input_chunk(samples: list[tuple], pad_idx: int = 1, pad_first: bool = Tr
     return out
 
 
-class PadInputChunk:
-    """``pad_input_chunk`` as a ``before_batch`` callable (picklable for worker processes)."""
+class PadInputChunk(Transform):
+    """``pad_input_chunk`` as a ``before_batch`` transform (exportable, picklable for worker processes)."""
 
     def __init__(self, pad_idx: int = 1, pad_first: bool = True, seq_len: int = 72) -> None:
+        super().__init__()
         self.pad_idx, self.pad_first, self.seq_len = pad_idx, pad_first, seq_len
 
-    def __call__(self, samples: list[tuple]) -> list[tuple]:
+    def encodes(self, samples: list) -> list:
         return pad_input_chunk(samples, self.pad_idx, self.pad_first, self.seq_len)
+
+    def get_config(self) -> dict:
+        return {"pad_idx": self.pad_idx, "pad_first": self.pad_first, "seq_len": self.seq_len}
 
 
 class SortedDL(DataLoader):
