@@ -5,11 +5,17 @@ from collections import Counter
 
 import pytest
 import torch
+from torchloom_text import (
+    LMDataLoader,
+    LMTensorText,
+    Numericalize,
+    TensorText,
+    TextDataLoaders,
+    make_vocab,
+    pad_input_chunk,
+)
 
 from torchloom import Datasets
-from torchloom_text import (
-    LMDataLoader, LMTensorText, Numericalize, SortedDL, TensorText, TextDataLoaders, make_vocab, pad_input_chunk,
-)
 
 
 def test_make_vocab_specials_first_min_freq_max_vocab_multiple_of_8():

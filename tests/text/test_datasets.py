@@ -4,11 +4,11 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from torchloom_text import DataNotFoundError, fortunes, rotten_tomatoes
+from torchloom_text.datasets import RT_FILE, rotten_tomatoes_file
 
 import torchloom
 from torchloom.testing import assert_discovery_is_lazy
-from torchloom_text import DataNotFoundError, fortunes, rotten_tomatoes
-from torchloom_text.datasets import RT_FILE, rotten_tomatoes_file
 
 
 def test_rotten_tomatoes_is_the_full_labelled_set(rt_df):

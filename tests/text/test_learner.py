@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from torchloom_text import (
-    EncoderMismatchError, GradualUnfreeze, ModelResetter, RNNRegularizer, TextDataLoaders, language_model_learner,
+    EncoderMismatchError,
+    GradualUnfreeze,
+    ModelResetter,
+    RNNRegularizer,
+    TextDataLoaders,
+    language_model_learner,
     text_classifier_learner,
 )
 

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-
 from torchloom_text import (
-    AWD_LSTM, EmbeddingDropout, RNNDropout, SentenceEncoder, WeightDropout, get_language_model, get_text_classifier,
-    masked_concat_pool, pad_input_chunk,
+    AWD_LSTM,
+    EmbeddingDropout,
+    RNNDropout,
+    SentenceEncoder,
+    WeightDropout,
+    get_language_model,
+    get_text_classifier,
+    masked_concat_pool,
+    pad_input_chunk,
 )
 
 

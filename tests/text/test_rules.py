@@ -2,12 +2,29 @@
 from __future__ import annotations
 
 import pytest
-
 from torchloom_text import (
-    DEFAULT_RULES, apply_rules,
-    TK_MAJ, TK_REP, TK_UP, TK_WREP, UNK, SubwordTokenizer, Tokenizer, WordTokenizer, decode_spec_tokens, fix_html,
-    lowercase, replace_all_caps, replace_case, replace_maj, replace_rep, replace_wrep, rm_useless_spaces,
-    spec_add_spaces, tokenize_folder, tokenize_texts,
+    DEFAULT_RULES,
+    TK_MAJ,
+    TK_REP,
+    TK_UP,
+    TK_WREP,
+    UNK,
+    SubwordTokenizer,
+    Tokenizer,
+    WordTokenizer,
+    apply_rules,
+    decode_spec_tokens,
+    fix_html,
+    lowercase,
+    replace_all_caps,
+    replace_case,
+    replace_maj,
+    replace_rep,
+    replace_wrep,
+    rm_useless_spaces,
+    spec_add_spaces,
+    tokenize_folder,
+    tokenize_texts,
 )
 
 

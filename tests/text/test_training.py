@@ -5,9 +5,9 @@ import time
 
 import pytest
 import torch
+from torchloom_text import TextDataLoaders, text_classifier_learner
 
 from torchloom import load_learner
-from torchloom_text import TextDataLoaders, text_classifier_learner
 
 pytestmark = pytest.mark.slow
 

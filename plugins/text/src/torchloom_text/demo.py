@@ -30,7 +30,12 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
-    from torchloom_text import TextDataLoaders, language_model_learner, rotten_tomatoes, text_classifier_learner
+    from torchloom_text import (
+        TextDataLoaders,
+        language_model_learner,
+        rotten_tomatoes,
+        text_classifier_learner,
+    )
 
     df = rotten_tomatoes(plots=True)
     if args.quick:

@@ -134,7 +134,7 @@ class AWD_LSTM(nn.Module):
         """Keep the state of the first ``bs`` rows (new rows start from zeros): ``SentenceEncoder`` feeds only
         the rows whose text has started, the batch being sorted by decreasing length."""
         new = []
-        for i, (h, c) in enumerate(self.hidden):
+        for h, c in self.hidden:
             if bs > self.bs:
                 z = h.new_zeros(1, bs - self.bs, h.shape[2])
                 new.append((torch.cat([h, z], dim=1), torch.cat([c, z], dim=1)))
