@@ -152,3 +152,20 @@ def test_from_folder_and_from_csv(tmp_path, rt_small):
     rt_small[:100].to_csv(tmp_path / "labels.csv", index=False)
     dls2 = TextDataLoaders.from_csv(tmp_path, text_col="text", label_col="label", bs=8, n_workers=1, device="cpu")
     assert len(dls2.train_ds) + len(dls2.valid_ds) == 100
+
+
+def test_datablock_with_textblock_picks_the_loader(rt_small):
+    from torchloom import CategoryBlock, ColReader, DataBlock, RandomSplitter
+    from torchloom_text import LMDataLoader, TextBlock
+
+    df = rt_small[:300]
+    db = DataBlock(blocks=(TextBlock.from_df("text", seq_len=72), CategoryBlock), get_x=ColReader("text"),
+                   get_y=ColReader("label"), splitter=RandomSplitter(0.2, seed=0))
+    dls = TextDataLoaders.from_dblock(db, df, bs=16, device="cpu")
+    assert isinstance(dls.train, SortedDL) and dls.vocab[1] == ["fresh", "rotten"]
+    x, y = dls.one_batch()
+    assert x.shape[0] == 16 and y.shape == (16,)
+    lm = DataBlock(blocks=TextBlock.from_df("text", is_lm=True, seq_len=20), get_x=ColReader("text"),
+                   splitter=RandomSplitter(0.1, seed=0))
+    dls_lm = TextDataLoaders.from_dblock(lm, df, bs=8, device="cpu")
+    assert isinstance(dls_lm.train, LMDataLoader) and dls_lm.one_batch()[0].shape == (8, 20)
