@@ -137,11 +137,11 @@ def test_tokenize_folder_names_a_non_utf8_file_and_writes_nothing(tmp_path):
 
 
 def test_subword_tokenizer_trains_bpe_and_unigram(rt_df, tmp_path):
-    texts = rt_df["text"].tolist()[:1500]
+    texts = rt_df["text"].tolist()[:800]
     for model in ("bpe", "unigram"):
-        sub = SubwordTokenizer(vocab_sz=600, model=model, cache_dir=tmp_path / model)
+        sub = SubwordTokenizer(vocab_sz=400, model=model, cache_dir=tmp_path / model)
         toks = tokenize_texts(texts, tok=sub, n_workers=1)
-        assert sub.tok.get_vocab_size() <= 600
+        assert sub.tok.get_vocab_size() <= 400
         assert toks[0][0] in ("xxbos", "▁xxbos")
         rebuilt = "".join(toks[0]).replace("▁", " ")
         assert rebuilt.split() == apply_rules(texts[0], DEFAULT_RULES).split()  # pieces cover the text exactly

@@ -22,7 +22,7 @@ SENTENCES = [
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="1,500 texts and a tiny model (a smoke run)")
+    p.add_argument("--quick", action="store_true", help="800 texts and a tiny model (a smoke run)")
     p.add_argument("--lm-epochs", type=int, default=2)
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy machine)")
     p.add_argument("--seed", type=int, default=42)
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     df = rotten_tomatoes(plots=True)
     if args.quick:
-        df = df.sample(1500, random_state=args.seed).reset_index(drop=True)
+        df = df.sample(800, random_state=args.seed).reset_index(drop=True)
     config = dict(emb_sz=64, n_hid=128, n_layers=2) if args.quick else dict(emb_sz=200, n_hid=400, n_layers=2)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
