@@ -16,7 +16,7 @@ _PROVIDERS: dict[str, tuple[str, ...]] = {
     ),
     "torchloom-text": (
         "rotten-tomatoes", "tokenize", "numericalize", "awd_lstm", "ulmfit", "lm_data", "rnn_regularizer",
-        "rnn_callback", "text",
+        "rnn_callback", "text", "rnn_reset", "gradual_unfreeze", "fortunes",
     ),
     "torchloom-tabular": ("adult", "categorify", "fill_missing", "normalize_tab", "tabular"),
     "torchloom-collab": ("movielens", "embedding_dot_bias", "embedding_nn", "collab"),
