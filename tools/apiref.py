@@ -28,6 +28,7 @@ SECTIONS = [
     ("Optimizers", ("optim.",)),
     ("Saving, loading and exporting", ("_persist.",)),
     ("Targets named in files", ("_targets",)),
+    ("Interpretation and plots", ("_interpret", "_plotting")),
     ("Plugins", ("_plugins.", "_lazy", "_download")),
 ]
 
