@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -53,6 +52,3 @@ def no_new_modules():
     new = {m for m in set(sys.modules) - before if not m.startswith(("torchloom", "_pytest", "pytest"))}
     assert not new, f"modules imported by a load path: {sorted(new)}"
 
-
-def write_marker_free(path: Path) -> None:
-    assert not path.exists(), f"payload ran: {path.read_text()}"

@@ -6,7 +6,7 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import write_marker_free
+from sechelpers import write_marker_free
 from torch import nn
 
 import torchloom

@@ -13,7 +13,7 @@ import textwrap
 from collections.abc import Sequence
 
 from torchloom._plugins.errors import PluginError
-from torchloom._plugins.manager import get_registry
+from torchloom._plugins.manager import get_registry, slow_seconds
 from torchloom._plugins.registry import KINDS, Entry, Registry
 from torchloom._version import PLUGIN_API, __version__
 
@@ -88,6 +88,8 @@ def format_plugins(reg: Registry) -> str:
     for p in reg.plugins:
         status = {"loaded": "loaded", "disabled": "disabled", "quarantined": "QUARANTINED"}[p.status]
         took = f", {p.load_seconds * 1000:.0f} ms" if p.status != "disabled" else ""
+        if p.status != "disabled" and p.load_seconds > slow_seconds():
+            took += " SLOW"
         out.append(f"{p.name}  {p.dist} {p.version}  [{status}]  ({p.module}{took})")
         if p.cause:
             out.append(textwrap.fill(p.cause, 100, initial_indent="    cause: ", subsequent_indent=" " * 11))

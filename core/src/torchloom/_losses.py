@@ -67,6 +67,13 @@ class CrossEntropyLossFlat(BaseLoss):
         super().__init__(nn.CrossEntropyLoss, *args, axis=axis, **kwargs)
 
     def __call__(self, inp: Tensor, targ: Tensor, **kwargs: Any) -> Tensor:
+        if targ.dtype != torch.long and targ.is_floating_point() and targ.shape != inp.shape:
+            raise TypeError(f"CrossEntropyLossFlat got float targets (dtype {targ.dtype}, shape {tuple(targ.shape)}) "
+                            f"for outputs of shape {tuple(inp.shape)}: classification targets are integer class "
+                            "indices (a float like 0.7 would be truncated to 0). Use MSELossFlat for regression, "
+                            "or pass class probabilities with the same shape as the output.")
+        if inp.ndim == 2 and targ.ndim == 2 and targ.is_floating_point() and self.axis in (-1, 1) and not kwargs:
+            return self.func(inp, targ)  # class probabilities
         if inp.ndim == 2 and targ.ndim == 1 and self.axis in (-1, 1) and not kwargs:  # fast path, no reshapes
             return self.func(inp, targ.long() if targ.dtype != torch.long else targ)
         return super().__call__(inp, targ, **kwargs)

@@ -174,9 +174,9 @@ def test_stepper_is_not_an_optimizer():
 
 def test_defaults_come_from_the_registry_and_progress_flag():
     names = [e.name for e in get_registry().defaults("callback")]
-    assert names == ["train_eval", "cast_to_tensor", "recorder", "progress"]
+    assert names == ["train_eval", "cast_to_tensor", "recorder", "fit_guard", "progress"]
     assert [c.name for c in tiny(progress=True).cbs] == names
-    assert [c.name for c in tiny(progress=False).cbs] == names[:3]
+    assert [c.name for c in tiny(progress=False).cbs] == names[:4]
     assert tiny(default_cbs=False).cbs == []
 
 

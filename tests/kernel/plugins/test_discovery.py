@@ -32,7 +32,7 @@ def test_builtin_plugin_is_first_and_registers_kernel_defaults(site: Site, selec
     select()
     reg = get_registry()
     assert reg.plugins[0].name == "builtin" and reg.plugins[0].dist == "torchloom"
-    assert [e.name for e in reg.defaults("callback")] == ["train_eval", "cast_to_tensor", "recorder", "progress"]
+    assert [e.name for e in reg.defaults("callback")] == ["train_eval", "cast_to_tensor", "recorder", "fit_guard", "progress"]
     assert reg.entry("callback", "train_eval").target == "torchloom.callbacks._core:TrainEvalCallback"
     assert {"sgd", "adam", "adamw", "radam"} <= set(reg.names("optimizer"))
     assert not {"sgd", "adam", "adamw", "radam"} & set(reg.names("stepper"))

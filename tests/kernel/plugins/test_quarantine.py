@@ -197,7 +197,7 @@ def test_entry_point_named_builtin_cannot_pose_as_the_kernel(site: Site, select)
     with pytest.warns(PluginWarning, match="the entry-point name 'builtin' is reserved"):
         reg = get_registry()
     assert "sneaky" not in reg.names("callback")
-    assert [e.name for e in reg.defaults("callback")] == ["train_eval", "cast_to_tensor", "recorder", "progress"]
+    assert [e.name for e in reg.defaults("callback")] == ["train_eval", "cast_to_tensor", "recorder", "fit_guard", "progress"]
 
 
 def test_plugin_asking_for_the_registry_during_discovery_is_quarantined(site: Site, select) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from torchloom._persist.safe import flatten, load_file, resolve_factory, save_file
+from torchloom._persist.safe import BadFileError, flatten, load_file, resolve_factory, save_file
 from torchloom._targets import LOSS_FUNC, LOSS_INSTANCE, TRANSFORM, check_kwargs, import_target, target_of
 from torchloom._version import __version__
 from torchloom.callbacks._base import Callback
@@ -230,13 +230,61 @@ def _resolve_loss(spec: dict[str, Any], source: Any = None) -> Any:
         cls = import_target(target, LOSS_INSTANCE, source=source, field="loss.target")
         config = check_kwargs(cls, spec.get("config", {}), what="loss", source=source, field="loss.config",
                               tensors=True)
-        return cls(**config)
+        try:
+            return cls(**config)
+        except (TypeError, ValueError) as e:
+            raise BadFileError(f"{source}: loss.config: arguments do not match {cls.__qualname__}: {e}") from e
     return import_target(target, LOSS_FUNC, source=source, field="loss.target")
 
 
 def _resolve_transform(target: str, source: Any = None) -> Any:
     """Resolver handed to ``dataloaders_from_spec``: a registered transform name or a Transform subclass."""
     return import_target(target, TRANSFORM, source=source, field="dls transform target")
+
+
+def _need(d: Any, key: str, typ: type | tuple[type, ...], source: Any, field: str) -> Any:
+    """``d[key]`` checked to be a ``typ``; a ``BadFileError`` naming the file and field otherwise."""
+    if not isinstance(d, dict) or key not in d:
+        raise BadFileError(f"{source}: missing field {field!r}")
+    v = d[key]
+    if not isinstance(v, typ):
+        raise BadFileError(f"{source}: field {field!r} has the wrong type ({type(v).__name__})")
+    return v
+
+
+def _opt_signature(sd: Any) -> tuple[str, list[list[str]]]:
+    """(format, hyper-parameter names per group) of an optimizer ``state_dict``, to tell optimizers apart."""
+    if not isinstance(sd, dict):
+        return type(sd).__name__, []
+    if "torch" in sd and isinstance(sd["torch"], dict):
+        groups = sd["torch"].get("param_groups", [])
+        return "torch.optim", [sorted(k for k in g if k != "params") for g in groups if isinstance(g, dict)]
+    fmt = "lookahead" if "lookahead_count" in sd else "torchloom"
+    return fmt, [sorted(h) for h in sd.get("hypers", []) if isinstance(h, dict)]
+
+
+def load_opt_state(opt: Any, sd: Any, source: Any) -> None:
+    """Load optimizer state saved in ``source`` into ``opt``, refusing state of another optimizer (an SGD
+    file into Adam would otherwise fail only at the next step)."""
+    mine, theirs = _opt_signature(opt.state_dict()), _opt_signature(sd)
+    if mine != theirs:
+        raise BadFileError(f"{source}: the optimizer state was saved by a different optimizer ({theirs[0]} with "
+                           f"hyper-parameters {theirs[1]}) than this Learner's ({mine[0]} with {mine[1]}); "
+                           "load only the weights with with_opt=False, or use the same opt_func")
+    try:
+        opt.load_state_dict(sd)
+    except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as e:
+        raise BadFileError(f"{source}: cannot load the optimizer state: {type(e).__name__}: {e}") from e
+
+
+def load_weights(model: nn.Module, weights: Any, source: Any, strict: bool = True) -> None:
+    """``model.load_state_dict`` whose errors name the file."""
+    if not isinstance(weights, dict):
+        raise BadFileError(f"{source}: field 'model' must hold the weights, got {type(weights).__name__}")
+    try:
+        model.load_state_dict(weights, strict=strict)
+    except (RuntimeError, KeyError, TypeError, AttributeError) as e:
+        raise BadFileError(f"{source}: the stored weights do not fit this model: {e}") from e
 
 
 # --- the Learner's save / load / checkpoint / export (its methods delegate here) ----------------------------------------------------------------------------------
@@ -259,14 +307,14 @@ def load(learn: Learner, file: str | os.PathLike, device: Any = None, with_opt: 
     obj, meta = load_file(path)
     if "model" not in obj:
         raise ValueError(f"{path} holds no model weights (it is a {meta.get('kind', 'unknown')!r} file)")
-    learn.model.load_state_dict(obj["model"], strict=strict)
+    load_weights(learn.model, obj["model"], path, strict=strict)
     if device is not None:
         learn.model.to(device)
     if with_opt:
         if "opt" in obj:
             if learn.opt is None:
                 learn.create_opt()
-            learn.opt.load_state_dict(obj["opt"])
+            load_opt_state(learn.opt, obj["opt"], path)
         else:
             warnings.warn(f"{path} holds no optimizer state; only the model was loaded", UserWarning,
                           stacklevel=2)
@@ -305,12 +353,15 @@ def load_checkpoint(learn: Learner, file: str | os.PathLike) -> int:
         warnings.warn(f"{path} was written with plugins {missing} active, which are not active on this "
                       "Learner; the resumed run will differ (switch them on with learn.use)", RuntimeWarning,
                       stacklevel=2)
-    learn.model.load_state_dict(obj["model"])
+    load_weights(learn.model, _need(obj, "model", dict, path, "model"), path)
     if obj.get("opt") is not None:
         if learn.opt is None:
             learn.create_opt()
-        learn.opt.load_state_dict(obj["opt"])
-    pos = obj["pos"]
+        load_opt_state(learn.opt, obj["opt"], path)
+    pos = _need(obj, "pos", dict, path, "pos")
+    for k in ("epoch", "n_epoch", "train_iter"):
+        _need(pos, k, int, path, f"pos.{k}")
+    _need(obj, "rng", dict, path, "rng")
     learn.epoch, learn.train_iter = pos["epoch"], pos["train_iter"]
     states = dict(obj.get("cbs", {}))
     for name, cb in _unique_names(list(learn.cbs)).items():
@@ -337,6 +388,8 @@ def export(learn: Learner, fname: str | os.PathLike = "export") -> Path:
         raise TypeError(f"cannot export loss_func {lf!r}")
     is_fn = inspect.isfunction(lf) or inspect.isbuiltin(lf)
     loss = {"target": _target(lf), "instance": not is_fn, "config": {} if is_fn else _obj_config(lf)}
+    # fail now, not at load time: the loss must be one load_learner will rebuild
+    import_target(loss["target"], LOSS_INSTANCE if loss["instance"] else LOSS_FUNC, field="loss_func")
     dls_spec, dls_tensors = None, {}
     if isinstance(learn.dls, DataLoaders):
         dls_spec, dls_tensors = dataloaders_spec(learn.dls)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +26,7 @@ from torchloom._persist.atomic import atomic_write
 from torchloom._targets import MODEL, import_target, model_factory, target_of
 
 __all__ = [
-    "FORMAT", "UnsafeFileError", "check_safe_file", "flatten", "load_file", "model_factory", "resolve_factory",
+    "FORMAT", "BadFileError", "UnsafeFileError", "check_safe_file", "flatten", "load_file", "model_factory", "resolve_factory",
     "save_file", "unflatten",
 ]
 
@@ -35,6 +36,42 @@ _META_KEY = "torchloom"
 
 class UnsafeFileError(ValueError):
     """A file where a torchloom safetensors file is expected is something else (a pickle, a zip...)."""
+
+
+class BadFileError(ValueError):
+    """A torchloom file is truncated, malformed or inconsistent; the message names the file and the field."""
+
+
+# caps on what a file may make the reader do (a header is JSON text; deeper nesting has no legitimate use)
+MAX_HEADER_BYTES = 64 * 2**20
+MAX_DEPTH = 64
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+
+
+def json_depth(text: str | bytes) -> int:
+    """Deepest nesting of ``[``/``{`` in JSON ``text`` (strings skipped), without recursion."""
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    arr = np.frombuffer(_STRING.sub(b'""', raw), dtype=np.uint8)
+    if arr.size == 0:
+        return 0
+    step = (np.isin(arr, (ord("["), ord("{"))).astype(np.int64) - np.isin(arr, (ord("]"), ord("}"))))
+    return int(np.cumsum(step).max(initial=0))
+
+
+def parse_header(text: str | bytes, source: Any = "<header>") -> Any:
+    """``json.loads`` with caps on size and nesting depth; every failure is a ``BadFileError`` naming ``source``."""
+    if len(text) > MAX_HEADER_BYTES:
+        raise BadFileError(f"{source}: header is {len(text)} bytes, more than the {MAX_HEADER_BYTES} allowed")
+    try:
+        depth = json_depth(text)
+    except Exception as e:
+        raise BadFileError(f"{source}: header is not JSON text: {e}") from None
+    if depth > MAX_DEPTH:
+        raise BadFileError(f"{source}: header nests {depth} levels deep, more than the {MAX_DEPTH} allowed")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise BadFileError(f"{source}: header is not valid JSON: {e}") from None
 
 
 # --- nested structures <-> (JSON skeleton, named tensors) ---------------------------------------
@@ -121,6 +158,8 @@ def check_safe_file(path: str | os.PathLike) -> None:
     if len(head) == 9:
         (n,) = struct.unpack("<Q", head[:8])
         if n + 8 <= size and head[8:9] == b"{":
+            if n > MAX_HEADER_BYTES:
+                raise BadFileError(f"{path}: header is {n} bytes, more than the {MAX_HEADER_BYTES} allowed")
             return
     if head[:2] == b"PK":
         raise UnsafeFileError(f"{path} is a zip archive (a torch.save checkpoint?), not a torchloom "
@@ -152,18 +191,36 @@ def save_file(path: str | os.PathLike, obj: Any, meta: dict[str, Any] | None = N
 
 
 def load_file(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[Any, dict[str, Any]]:
-    """Read a file written by ``save_file``: ``(obj, meta)``. Pickles and foreign files are refused."""
+    """Read a file written by ``save_file``: ``(obj, meta)``. Pickles and foreign files are refused;
+    a truncated or malformed file is a ``BadFileError`` naming the file and what is wrong."""
     check_safe_file(path)
-    with safe_open(str(path), framework="pt", device=str(device)) as f:
-        header = (f.metadata() or {}).get(_META_KEY)
-        if header is None:
-            raise UnsafeFileError(f"{path} is a safetensors file but not one written by torchloom "
-                                  "(no torchloom metadata); load its tensors with safetensors directly")
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
-    doc = json.loads(header)
-    if not str(doc.get("format", "")).startswith("torchloom/"):
-        raise UnsafeFileError(f"{path}: unknown format {doc.get('format')!r}")
-    return unflatten(doc["skeleton"], tensors), doc.get("meta", {})
+    try:
+        with safe_open(str(path), framework="pt", device=str(device)) as f:
+            header = (f.metadata() or {}).get(_META_KEY)
+            if header is None:
+                raise UnsafeFileError(f"{path} is a safetensors file but not one written by torchloom "
+                                      "(no torchloom metadata); load its tensors with safetensors directly")
+            doc = parse_header(header, path)
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (UnsafeFileError, BadFileError):
+        raise
+    except Exception as e:  # safetensors' own errors: truncated data, bad header, non-UTF-8 text
+        raise BadFileError(f"{path}: cannot read the file ({type(e).__name__}: {e})") from None
+    if not isinstance(doc, dict) or not str(doc.get("format", "")).startswith("torchloom/"):
+        fmt = doc.get("format") if isinstance(doc, dict) else None
+        raise UnsafeFileError(f"{path}: unknown format {fmt!r}")
+    if "skeleton" not in doc:
+        raise BadFileError(f"{path}: header has no 'skeleton' field")
+    meta = doc.get("meta", {})
+    if not isinstance(meta, dict):
+        raise BadFileError(f"{path}: header field 'meta' must be an object, got {type(meta).__name__}")
+    try:
+        obj = unflatten(doc["skeleton"], tensors)
+    except KeyError as e:
+        raise BadFileError(f"{path}: skeleton names tensor {e.args[0]!r}, which the file does not hold") from None
+    except (TypeError, ValueError, AttributeError) as e:
+        raise BadFileError(f"{path}: malformed skeleton: {e}") from None
+    return obj, meta
 
 
 # --- rebuilding models from a spec --------------------------------------------------------------

@@ -15,6 +15,8 @@ def register_callbacks(register: Register) -> None:
     register("train_eval", f"{_CB}._core:TrainEvalCallback", default=True, doc="switch model train/eval mode")
     register("cast_to_tensor", f"{_CB}._core:CastToTensor", default=True, doc="hand plain tensors to the model")
     register("recorder", f"{_CB}._core:Recorder", default=True, doc="record losses, metrics and hyper-parameters")
+    register("fit_guard", f"{_CB}._guards:FitGuard", default=True,
+             doc="clear gradients around fits, check the first batch's output, warn at the first NaN loss")
     register("progress", f"{_CB}._progress:ProgressCallback", default=True, doc="tqdm progress bars")
     register("gradient_accumulation", f"{_CB}._training:GradientAccumulation", doc="accumulate gradients")
     register("gradient_clip", f"{_CB}._training:GradientClip", doc="clip the gradient norm")

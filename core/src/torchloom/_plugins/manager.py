@@ -7,6 +7,7 @@ pending) and it is quarantined with one warning. ``TORCHLOOM_STRICT_PLUGINS=1`` 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -18,6 +19,7 @@ from typing import Any
 import pluggy
 
 from torchloom._plugins.errors import NameClashError, PluginError, PluginWarning
+from torchloom._plugins.firstparty import first_party_dist
 from torchloom._plugins.hookspecs import COMMANDS_HOOK, HOOK_KIND, HOOK_NAMES, PROJECT, TorchloomSpecs
 from torchloom._plugins.registry import (
     BUILTIN,
@@ -110,10 +112,36 @@ def _run_hooks(pm: pluggy.PluginManager, plugin: object, info: PluginInfo) -> _C
                 call(cli=collector)
             else:
                 call(register=collector.registrar(HOOK_KIND[hook]))
-    except (Exception, SystemExit) as e:
+    except BaseException as e:  # KeyboardInterrupt or a custom BaseException from a plugin must not break discovery
         pm.unregister(plugin)
         raise _Quarantine(f"hook {hook} raised {_describe(e)}", e) from e
     return collector
+
+
+def _refuse_first_party_names(collector: _Collector, explicit: bool) -> None:
+    """Drop the names of first-party plugins that another distribution registers, with one warning, unless
+    the user selected that plugin explicitly (``TORCHLOOM_PLUGINS``): a name like ``mixup`` stays usable."""
+    info = collector.info
+    if explicit:
+        return
+    taken = [e for e in collector.entries
+             if (fp := first_party_dist(e.name)) is not None and _norm(fp) != _norm(info.dist)]
+    if not taken:
+        return
+    collector.entries = [e for e in collector.entries if e not in taken]
+    names = ", ".join(f"{e.kind} {e.name!r} ({first_party_dist(e.name)})" for e in taken)
+    warnings.warn(f"torchloom: plugin {info.name!r} from distribution {info.dist} {info.version} registers "
+                  f"first-party names it does not own: {names}; refused for {info.dist} (the first-party "
+                  f"distribution keeps them). To use {info.dist}'s versions, select it explicitly with "
+                  f"TORCHLOOM_PLUGINS={info.name}.", PluginWarning, stacklevel=4)
+
+
+def slow_seconds() -> float:
+    """A plugin import slower than this is reported (``TORCHLOOM_SLOW_PLUGIN_SECONDS``, default 1 s)."""
+    try:
+        return float(os.environ.get("TORCHLOOM_SLOW_PLUGIN_SECONDS", "1.0"))
+    except ValueError:
+        return 1.0
 
 
 def _commit(reg: Registry, collector: _Collector, strict: bool) -> None:
@@ -202,12 +230,47 @@ def _selected(info: PluginInfo, only: set[str] | None, disable: set[str] | None)
     return ""
 
 
+class _KernelSnapshot:
+    """The attributes of the kernel's classes (those already imported), so that a quarantined plugin's
+    import-time monkeypatching of, say, ``Learner.fit`` can be undone."""
+
+    def __init__(self) -> None:
+        import sys
+
+        self.classes: dict[type, dict[str, Any]] = {}
+        for name, mod in list(sys.modules.items()):
+            if mod is None or not (name == "torchloom" or name.startswith("torchloom.")):
+                continue
+            for obj in list(vars(mod).values()):
+                if isinstance(obj, type) and getattr(obj, "__module__", "") == name:
+                    self.classes[obj] = dict(vars(obj))
+
+    def restore(self) -> list[str]:
+        """Put back every changed or added attribute; returns ``Class.attr`` names that were restored."""
+        undone = []
+        for cls, before in self.classes.items():
+            now = vars(cls)
+            for key in [k for k in now if k not in before]:
+                with contextlib.suppress(AttributeError, TypeError):
+                    delattr(cls, key)
+                    undone.append(f"{cls.__qualname__}.{key}")
+            for key, value in before.items():
+                if now.get(key, _MISSING) is not value:
+                    with contextlib.suppress(AttributeError, TypeError):
+                        setattr(cls, key, value)
+                        undone.append(f"{cls.__qualname__}.{key}")
+        return undone
+
+
+_MISSING = object()
+
+
 def _load_entry_point(ep: EntryPoint) -> object:
     from torchloom._version import PLUGIN_API, __version__
 
     try:
         plugin = ep.load()
-    except (Exception, SystemExit) as e:
+    except BaseException as e:  # SystemExit, KeyboardInterrupt, custom BaseException subclasses at import
         raise _Quarantine(f"import failed: {_describe(e)}", e) from e
     api = getattr(plugin, "PLUGIN_API", PLUGIN_API)
     if api != PLUGIN_API:
@@ -246,15 +309,22 @@ def discover(group: str = GROUP) -> Registry:
             info.status, info.cause = "disabled", skip
             continue
         plugin, t0 = None, time.perf_counter()
+        snapshot = _KernelSnapshot()
         try:
             if info.name == BUILTIN:  # its entries would count as kernel defaults
                 raise _Quarantine(f"the entry-point name {BUILTIN!r} is reserved for the kernel's own plugin")
             plugin = _load_entry_point(ep)
-            _commit(reg, _run_hooks(pm, plugin, info), strict)
+            collector = _run_hooks(pm, plugin, info)
+            _refuse_first_party_names(collector, explicit=only is not None and bool(
+                {_norm(info.name), _norm(info.dist)} & only))
+            _commit(reg, collector, strict)
         except _Quarantine as q:
             if plugin is not None and pm.is_registered(plugin):
                 pm.unregister(plugin)
             info.status, info.cause, info.provides, info.commands = "quarantined", q.cause, {}, []
+            undone = snapshot.restore()
+            if undone:
+                q.cause += f" (its changes to kernel classes were undone: {', '.join(sorted(undone)[:5])})"
             msg = (f"torchloom: plugin {info.name!r} from distribution {info.dist} {info.version} was "
                    f"quarantined: {q.cause}. Other plugins are unaffected; set TORCHLOOM_STRICT_PLUGINS=1 "
                    f"to make this an error or TORCHLOOM_DISABLE_PLUGINS={info.name} to skip it.")
@@ -263,6 +333,11 @@ def discover(group: str = GROUP) -> Registry:
             warnings.warn(msg, PluginWarning, stacklevel=3)
         finally:
             info.load_seconds = time.perf_counter() - t0
+        if info.load_seconds > slow_seconds():
+            warnings.warn(f"torchloom: plugin {info.name!r} from distribution {info.dist} {info.version} took "
+                          f"{info.load_seconds:.1f} s to import and register; every program's first Learner waits "
+                          f"for it (see `torchloom plugins`; skip it with TORCHLOOM_DISABLE_PLUGINS={info.name})",
+                          PluginWarning, stacklevel=3)
     missing = sorted((only or set()) - matched)
     if missing:
         warnings.warn(f"torchloom: TORCHLOOM_PLUGINS names {', '.join(missing)}, but no installed plugin "

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from torchloom._tensors import retain_type, to_device
 from torchloom._transform import Pipeline, SkipItemException
+from torchloom.data._workers import default_worker_timeout, watch_workers
 
 __all__ = ["DataLoader", "collate", "CollateError", "SkipItemException"]
 
@@ -176,8 +177,11 @@ class _EpochSampler:
         idxs = dl.get_idxs()
         bs = dl.bs
         n_full = len(idxs) // bs if dl.drop_last else math.ceil(len(idxs) / bs)
+        self.drawn: list[tuple[int, int, list[int]]] = []  # what the workers were given (named if one fails)
         for b in range(n_full):
-            yield epoch, b, idxs[b * bs:(b + 1) * bs]
+            key = (epoch, b, idxs[b * bs:(b + 1) * bs])
+            self.drawn.append(key)
+            yield key
 
     def __len__(self) -> int:
         return len(self.dl)
@@ -189,13 +193,16 @@ class DataLoader:
     Hooks (each a ``Pipeline`` of transforms, or anything ``Pipeline`` accepts): ``after_item`` runs on each
     item (in workers), ``before_batch`` on the list of items, ``create_batch`` collates (default: typed
     ``collate``), ``after_batch`` runs on the batch on ``device`` in the main process.
+    ``timeout`` (with ``num_workers``): seconds to wait for one batch, default ``TORCHLOOM_WORKER_TIMEOUT``
+    or 600 (0 waits forever); a hung, crashed or killed worker raises ``WorkerError`` naming the batch(es)
+    and their items.
     """
 
     def __init__(self, dataset: Any, bs: int = 64, shuffle: bool = False, drop_last: bool = False,
                  num_workers: int = 0, device: torch.device | str | None = None, after_item: Any = None,
                  before_batch: Any = None, after_batch: Any = None, create_batch: Callable | None = None,
                  seed: int | None = None, n: int | None = None, pin_memory: bool = False,
-                 persistent_workers: bool = False, timeout: float = 0, do_setup: bool = True,
+                 persistent_workers: bool = False, timeout: float | None = None, do_setup: bool = True,
                  get_idxs: Callable[[], Any] | None = None) -> None:
         if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
             raise TypeError(f"DataLoader needs an indexable dataset with a length, got {type(dataset).__name__}")
@@ -205,7 +212,8 @@ class DataLoader:
             raise ValueError(f"DataLoader: num_workers must be an int >= 0, got {num_workers!r}")
         self.dataset, self.bs, self.shuffle, self.drop_last = dataset, bs, shuffle, drop_last
         self.num_workers, self.seed, self._n = num_workers, seed, n
-        self.pin_memory, self.persistent_workers, self.timeout = pin_memory, persistent_workers, timeout
+        self.pin_memory, self.persistent_workers = pin_memory, persistent_workers
+        self.timeout = default_worker_timeout() if timeout is None else float(timeout)  # seconds per batch; 0: forever
         self.device = torch.device(device) if device is not None else None
         self._get_idxs = get_idxs
         si = getattr(dataset, "split_idx", None)
@@ -284,7 +292,7 @@ class DataLoader:
                 self._torch_dl = dl
         else:
             dl = self._torch_dl
-        yield from dl
+        yield from watch_workers(dl, dl.sampler, num_workers, self.timeout)
 
     def __iter__(self) -> Iterator[Any]:
         self._check_nonempty()

@@ -10,7 +10,7 @@ from typing import Any
 
 from torch import Tensor
 
-from torchloom._targets import TRANSFORM, TYPE, import_target
+from torchloom._targets import TRANSFORM, TYPE, TargetError, check_kwargs, import_target
 from torchloom._transform import Pipeline, Transform
 from torchloom.data._dataloader import DataLoader
 from torchloom.data._dataloaders import DataLoaders
@@ -130,11 +130,13 @@ def transform_from_spec(d: dict, tensors: dict[str, Tensor], resolve: Callable[[
     target = d["target"]
     try:
         cls = (resolve or _default_resolve)(target)
+    except TargetError:
+        raise
     except Exception as e:
         raise ValueError(f"cannot resolve transform {target!r} in the DataLoaders spec: {e}") from e
     if not (isinstance(cls, type) and issubclass(cls, Transform)):
         raise TypeError(f"refusing to rebuild {target!r}: it is not a Transform subclass")
-    t = cls(**d.get("config", {}))
+    t = cls(**check_kwargs(cls, d.get("config", {}), what=f"transform {target!r}", field="dls transform config"))
     state = {k: tensors[v["__tensor__"]] if isinstance(v, dict) and "__tensor__" in v else v
              for k, v in d.get("state", {}).items()}
     if state:
