@@ -18,8 +18,8 @@ _PROVIDERS: dict[str, tuple[str, ...]] = {
         "rotten-tomatoes", "tokenize", "numericalize", "awd_lstm", "ulmfit", "lm_data", "rnn_regularizer",
         "rnn_callback", "text", "rnn_reset", "gradual_unfreeze", "fortunes",
     ),
-    "torchloom-tabular": ("adult", "categorify", "fill_missing", "normalize_tab", "tabular"),
-    "torchloom-collab": ("movielens", "embedding_dot_bias", "embedding_nn", "collab"),
+    "torchloom-tabular": ("adult", "categorify", "fill_missing", "normalize_tab"),
+    "torchloom-collab": ("movielens",),
     "torchloom-gan": ("gan", "wgan", "gan_trainer", "fixed_gan_switcher", "adaptive_gan_switcher"),
 }
 
