@@ -130,6 +130,12 @@ _LAZY: dict[str, str] = {
     "atomic_write": "persist.atomic",
     "load_learner": "persist.learner_io",
     "model_factory": "persist.safe",
+    # scale: distributed training, compilation
+    "DistributedTrainer": "distributed.ddp",
+    "CompileModel": "callbacks.compile",
+    "is_main_process": "distributed.env",
+    "rank0_first": "distributed.env",
+    "unwrap_model": "unwrap",
 }
 
 __all__ = sorted(_LAZY) + ["PLUGIN_API", "__version__"]

@@ -450,6 +450,10 @@ class Learner(ScheduleMixin, PersistMixin):
             cb = self._instantiate(entry, {})
             self.add_cb(cb)
             self._defaults[entry.name] = _Used(entry, cb, {})
+        from .distributed.env import auto_ddp
+
+        if auto_ddp():  # started by torchrun: data-parallel unless TORCHLOOM_DDP=0
+            self.use("ddp")
 
     def _active_entries(self) -> dict[str, Any]:
         return {**{n: u.entry for n, u in self._defaults.items()}, **{n: u.entry for n, u in self._used.items()}}
@@ -566,9 +570,12 @@ class Learner(ScheduleMixin, PersistMixin):
 
     @property
     def plugins_used(self) -> dict[str, dict[str, str]]:
-        """name -> {"dist", "version", "kind"} for everything switched on with ``use`` (saved in checkpoints)."""
+        """name -> {"dist", "version", "kind"} for everything switched on with ``use`` (saved in checkpoints).
+
+        Entries registered with ``same_results=True`` (``ddp``, ``compile``) change how a run executes,
+        not what it computes, and are left out, so their checkpoints resume with or without them."""
         out = {n: {"dist": u.entry.dist, "version": u.entry.version, "kind": u.entry.kind}
-               for n, u in self._used.items()}
+               for n, u in self._used.items() if not u.entry.extra.get("same_results")}
         if self._used_opt is not None:
             n, e, _ = self._used_opt
             out[n] = {"dist": e.dist, "version": e.version, "kind": e.kind}

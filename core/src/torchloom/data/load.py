@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..distributed.sampler import Shard, shard_indices, shard_size
 from ..torch_core import retain_type, to_device
 from ..transform import Pipeline, SkipItemException
 
@@ -174,6 +175,8 @@ class _EpochSampler:
         dl = self.dl
         epoch = dl._epoch
         idxs = dl.get_idxs()
+        if dl.shard is not None:  # this rank's part of the epoch (distributed training)
+            idxs = shard_indices(idxs, dl.shard, dl.drop_last)
         bs = dl.bs
         n_full = len(idxs) // bs if dl.drop_last else math.ceil(len(idxs) / bs)
         for b in range(n_full):
@@ -194,7 +197,7 @@ class DataLoader:
     def __init__(self, dataset: Any, bs: int = 64, shuffle: bool = False, drop_last: bool = False,
                  num_workers: int = 0, device: torch.device | str | None = None, after_item: Any = None,
                  before_batch: Any = None, after_batch: Any = None, create_batch: Callable | None = None,
-                 seed: int | None = None, n: int | None = None, pin_memory: bool = False,
+                 seed: int | None = None, n: int | None = None, pin_memory: bool | None = None,
                  persistent_workers: bool = False, timeout: float = 0, do_setup: bool = True,
                  get_idxs: Callable[[], Any] | None = None) -> None:
         if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
@@ -205,9 +208,10 @@ class DataLoader:
             raise ValueError(f"DataLoader: num_workers must be an int >= 0, got {num_workers!r}")
         self.dataset, self.bs, self.shuffle, self.drop_last = dataset, bs, shuffle, drop_last
         self.num_workers, self.seed, self._n = num_workers, seed, n
-        self.pin_memory, self.persistent_workers, self.timeout = pin_memory, persistent_workers, timeout
+        self._pin, self.persistent_workers, self.timeout = pin_memory, persistent_workers, timeout
         self.device = torch.device(device) if device is not None else None
         self._get_idxs = get_idxs
+        self.shard: Shard | None = None  # set by the ddp callback while a distributed fit runs
         si = getattr(dataset, "split_idx", None)
         self.after_item = _make_hook(after_item, si)
         self.before_batch = _make_hook(before_batch, si)
@@ -225,6 +229,17 @@ class DataLoader:
         if self.device is not None:
             self.after_batch.to(self.device)
 
+    @property
+    def pin_memory(self) -> bool:
+        """Workers hand over batches in pinned memory; ``None`` (default) means: when ``device`` is CUDA."""
+        if self._pin is not None:
+            return self._pin
+        return self.device is not None and self.device.type == "cuda"
+
+    @pin_memory.setter
+    def pin_memory(self, value: bool | None) -> None:
+        self._pin = value
+
     def create_batch(self, items: list) -> Any:
         """Collate a list of samples (override, or pass ``create_batch=``, to batch differently)."""
         return collate(items)
@@ -235,7 +250,8 @@ class DataLoader:
         return len(self.dataset) if self._n is None else min(self._n, len(self.dataset))
 
     def __len__(self) -> int:
-        return self.n // self.bs if self.drop_last else math.ceil(self.n / self.bs)
+        n = self.n if self.shard is None else shard_size(self.n, self.shard, self.drop_last)
+        return n // self.bs if self.drop_last else math.ceil(n / self.bs)
 
     @property
     def split_idx(self) -> int | None:
@@ -255,8 +271,9 @@ class DataLoader:
         n = self.n
         if not self.shuffle:
             return list(range(n))
-        if self.seed is not None:
-            g = torch.Generator().manual_seed(self.seed + max(self._epoch, 0))
+        seed = self.seed if self.seed is not None or self.shard is None else self.shard.seed
+        if seed is not None:  # under DDP every rank must draw the same order
+            g = torch.Generator().manual_seed(seed + max(self._epoch, 0))
             return torch.randperm(len(self.dataset), generator=g)[:n].tolist()
         return torch.randperm(len(self.dataset))[:n].tolist()
 
@@ -264,7 +281,7 @@ class DataLoader:
     def _check_nonempty(self) -> None:
         if self.n == 0:
             raise ValueError(f"DataLoader: the dataset ({type(self.dataset).__name__}) is empty; nothing to load")
-        if len(self) == 0:
+        if len(self) == 0 and self.shard is None:  # a rank's shard of a tiny set may be empty
             raise ValueError(f"DataLoader: drop_last=True with bs={self.bs} > {self.n} items leaves no batch")
 
     def _raw_batches(self, num_workers: int) -> Iterator[Any]:
@@ -290,11 +307,12 @@ class DataLoader:
         self._check_nonempty()
         self._epoch += 1
         dev, ab = self.device, self.after_batch
+        non_blocking = dev is not None and dev.type == "cuda"  # copies overlap compute (pinned with workers)
         for b in self._raw_batches(self.num_workers):
             if b is None:  # every item of the batch was skipped
                 continue
             if dev is not None:
-                b = to_device(b, dev, non_blocking=self.pin_memory)
+                b = to_device(b, dev, non_blocking=non_blocking)
             yield ab(b) if ab.fs else b
 
     def one_batch(self) -> Any:
@@ -392,7 +410,7 @@ class DataLoader:
                     drop_last=self.drop_last, num_workers=self.num_workers, device=self.device,
                     after_item=self.after_item, before_batch=self.before_batch, after_batch=self.after_batch,
                     create_batch=self.__dict__.get("create_batch"), seed=self.seed,
-                    n=self._n, pin_memory=self.pin_memory, persistent_workers=self.persistent_workers,
+                    n=self._n, pin_memory=self._pin, persistent_workers=self.persistent_workers,
                     timeout=self.timeout, do_setup=False, get_idxs=self._get_idxs)
         for k in kwargs:
             if k not in args:

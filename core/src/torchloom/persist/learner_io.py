@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from .. import __version__
 from ..callback import Callback
+from ..unwrap import clean_state_dict, unwrap_model
 from .safe import flatten, load_file, resolve_factory, save_file
 
 __all__ = ["MissingPluginError", "PersistMixin", "load_learner"]
@@ -268,7 +269,7 @@ class PersistMixin:
 
     def save(self: Any, file: str | os.PathLike, with_opt: bool = True) -> Path:
         """Write the model weights (and optimizer state) to ``path/model_dir/file.safetensors``, atomically."""
-        obj: dict[str, Any] = {"model": self.model.state_dict()}
+        obj: dict[str, Any] = {"model": unwrap_model(self.model).state_dict()}
         if with_opt and self.opt is not None:
             obj["opt"] = self.opt.state_dict()
         return save_file(self._model_file(file), obj, meta={"kind": "weights", "torchloom": __version__})
@@ -280,7 +281,7 @@ class PersistMixin:
         obj, meta = load_file(path)
         if "model" not in obj:
             raise ValueError(f"{path} holds no model weights (it is a {meta.get('kind', 'unknown')!r} file)")
-        self.model.load_state_dict(obj["model"], strict=strict)
+        unwrap_model(self.model).load_state_dict(clean_state_dict(obj["model"]), strict=strict)
         if device is not None:
             self.model.to(device)
         if with_opt:
@@ -301,7 +302,7 @@ class PersistMixin:
                if n != "resume_state"}
         dl_rng = {a: _dl_rng(getattr(self.dls, a, None)) for a in ("train", "valid")}
         obj = {
-            "model": self.model.state_dict(),
+            "model": unwrap_model(self.model).state_dict(),
             "opt": self.opt.state_dict() if self.opt is not None else None,
             "cbs": {n: s for n, s in cbs.items() if s},
             "rng": rng_states(),
@@ -326,7 +327,7 @@ class PersistMixin:
             warnings.warn(f"{path} was written with plugins {missing} active, which are not active on this "
                           "Learner; the resumed run will differ (switch them on with learn.use)", RuntimeWarning,
                           stacklevel=2)
-        self.model.load_state_dict(obj["model"])
+        unwrap_model(self.model).load_state_dict(clean_state_dict(obj["model"]))
         if obj.get("opt") is not None:
             if self.opt is None:
                 self.create_opt()
@@ -366,7 +367,7 @@ class PersistMixin:
                           "load_learner returns a Learner without DataLoaders (predict on tensors only)",
                           UserWarning, stacklevel=2)
         opt_func = self.opt_func if isinstance(self.opt_func, str) else None
-        obj = {"model": self.model.state_dict(), "dls": dls_tensors, "loss": loss["config"]}
+        obj = {"model": unwrap_model(self.model).state_dict(), "dls": dls_tensors, "loss": loss["config"]}
         flatten(loss["config"])  # fails early, naming the item, if the loss config is not storable
         meta = {"kind": "export", "torchloom": __version__, "model_spec": spec,
                 "loss": {k: v for k, v in loss.items() if k != "config"}, "dls": dls_spec, "opt_func": opt_func,
@@ -396,7 +397,7 @@ def load_learner(fname: str | os.PathLike, cpu: bool = True) -> Any:
     check_plugins(meta.get("plugins", {}), path)
     spec = meta["model_spec"]
     model = resolve_factory(spec["factory"])(**spec.get("kwargs", {}))
-    model.load_state_dict(obj["model"])
+    model.load_state_dict(clean_state_dict(obj["model"]))
     loss_spec = {**meta["loss"], "config": obj.get("loss", {})}
     loss_func = _resolve_loss(loss_spec)
     dls = None

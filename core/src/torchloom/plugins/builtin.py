@@ -25,6 +25,10 @@ def register_callbacks(register: Any) -> None:
     register("early_stopping", f"{_CB}.trackers:EarlyStopping", doc="stop when a metric stops improving")
     register("reduce_lr_on_plateau", f"{_CB}.trackers:ReduceLROnPlateau", doc="reduce LR on plateau")
     register("checkpoint", f"{_CB}.checkpoint:Checkpoint", doc="resumable checkpoints")
+    # how a run executes, not what it computes: not recorded as a checkpoint's plugin (resume either way)
+    register("ddp", "torchloom.distributed.ddp:DistributedTrainer", same_results=True,
+             doc="distributed data-parallel training under torchrun (automatic there)")
+    register("compile", f"{_CB}.compile:CompileModel", same_results=True, doc="torch.compile the model, eager fallback")
     register("param_scheduler", "torchloom.schedule:ParamScheduler", doc="schedule hyper-parameters")
 
 

@@ -1,0 +1,58 @@
+"""Rank sharding of the kernel DataLoader (no process group needed)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from torchloom import DataLoader
+from torchloom.distributed import Shard, interleave, shard_indices, shard_size
+
+
+@pytest.mark.parametrize("n", [10, 11, 3])
+def test_even_shards_pad_from_the_start_like_distributed_sampler(n: int) -> None:
+    from torch.utils.data import DistributedSampler
+
+    idxs = list(range(n))
+    for r in range(4):
+        ours = shard_indices(idxs, Shard(r, 4, even=True))
+        theirs = list(DistributedSampler(idxs, num_replicas=4, rank=r, shuffle=False))
+        assert ours == theirs
+        assert len(ours) == shard_size(n, Shard(r, 4))
+        dropped = list(DistributedSampler(idxs, num_replicas=4, rank=r, shuffle=False, drop_last=True))
+        assert shard_indices(idxs, Shard(r, 4), drop_last=True) == dropped
+
+
+def test_uneven_shards_cover_each_item_once_and_interleave_back() -> None:
+    idxs = list(range(11))
+    parts = [shard_indices(idxs, Shard(r, 3, even=False)) for r in range(3)]
+    assert [len(p) for p in parts] == [4, 4, 3]
+    assert interleave([torch.tensor(p) for p in parts]).tolist() == idxs
+    assert interleave(parts) == idxs
+
+
+def test_sharded_loader_yields_its_part_of_the_same_seeded_shuffle() -> None:
+    data = list(range(20))
+    whole = DataLoader(data, bs=4, shuffle=True, seed=3)
+    expected = [int(i) for b in whole for i in b]
+    got = []
+    for r in range(2):
+        dl = DataLoader(data, bs=2, shuffle=True, seed=3)
+        dl.shard = Shard(r, 2)
+        assert len(dl) == 5
+        got.append([int(i) for b in dl for i in b])
+    assert interleave(got) == expected  # batch k of every rank together = batch k of one process
+
+
+def test_loader_without_seed_shuffles_by_the_shard_seed() -> None:
+    data = list(range(16))
+    orders = []
+    for r in range(2):
+        dl = DataLoader(data, bs=4, shuffle=True)
+        dl.shard = Shard(r, 2, seed=7)
+        orders.append([int(i) for b in dl for i in b])
+    assert sorted(orders[0] + orders[1]) == data  # same permutation on both ranks: a partition
+
+
+def test_bad_shard_rank_is_an_error() -> None:
+    with pytest.raises(ValueError, match="rank 2 is outside 0..1"):
+        shard_indices([1, 2, 3], Shard(2, 2))
