@@ -24,7 +24,7 @@ from torchloom import (
     Learner,
     accuracy,
 )
-from torchloom.distributed import is_distributed, rank, world_size
+from torchloom.distributed import is_distributed, local_rank, rank, world_size
 
 GLOBAL_BS = 16
 N_TRAIN, N_VALID = 64, 37  # 37: validation shards of 19 and 18 items
@@ -43,6 +43,13 @@ class Pairs:
         return self.x[i], self.y[i]
 
 
+def device() -> torch.device | None:
+    """``DDP_JOB_DEVICE=cuda`` runs the job on the GPU (ranks share GPUs round-robin)."""
+    if os.environ.get("DDP_JOB_DEVICE") == "cuda":
+        return torch.device("cuda", local_rank() % torch.cuda.device_count())
+    return None
+
+
 def make_dls() -> DataLoaders:
     g = torch.Generator().manual_seed(0)
     n = N_TRAIN + N_VALID
@@ -52,7 +59,7 @@ def make_dls() -> DataLoaders:
     bs = GLOBAL_BS // world_size()  # bs is per process
     train = DataLoader(Pairs(x[:N_TRAIN], y[:N_TRAIN]), bs=bs, shuffle=True, seed=1)
     valid = DataLoader(Pairs(x[N_TRAIN:], y[N_TRAIN:]), bs=bs)
-    return DataLoaders(train, valid)
+    return DataLoaders(train, valid, device=device())
 
 
 def make_learner(path: Path) -> Learner:

@@ -62,8 +62,8 @@ class CompileModel(Callback):
         return m is not None and isinstance(getattr(m, "_compiled_call_impl", None), _GuardedCall)
 
     def _fell_back(self, e: BaseException) -> None:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        self.failed = f"{type(e).__name__}: {first}"[:300]
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+        self.failed = f"{type(e).__name__}: {' '.join(lines[:2])}"[:300]
         warnings.warn(f"torch.compile is unavailable or failed for {type(self._module).__name__} "
                       f"({self.failed}); the model runs eagerly (uncompiled) from here on", RuntimeWarning,
                       stacklevel=2)

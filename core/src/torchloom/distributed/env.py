@@ -100,7 +100,8 @@ def _destroy() -> None:
 def ensure_process_group(backend: str | None = None, timeout: float | None = None) -> bool:
     """Join the ``torchrun`` job if this process belongs to one and has not joined yet.
 
-    ``backend`` defaults to NCCL when CUDA is available and gloo otherwise; ``timeout`` (seconds)
+    ``backend`` defaults to ``$TORCHLOOM_DDP_BACKEND``, else NCCL when CUDA is available and gloo
+    otherwise (gloo also runs CUDA models, e.g. several ranks on one GPU); ``timeout`` (seconds)
     bounds how long a collective waits for a missing rank. Returns True when more than one rank
     takes part. The group this creates is destroyed at interpreter exit.
     """
@@ -118,7 +119,7 @@ def ensure_process_group(backend: str | None = None, timeout: float | None = Non
             raise RuntimeError(f"RANK/WORLD_SIZE are set but {need} is not: start the job with torchrun "
                                f"(or set {need} for the rendezvous)")
     if backend is None:
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        backend = os.environ.get("TORCHLOOM_DDP_BACKEND") or ("nccl" if torch.cuda.is_available() else "gloo")
     if backend == "nccl":
         torch.cuda.set_device(local_rank())
     kw = {} if timeout is None else {"timeout": datetime.timedelta(seconds=timeout)}

@@ -41,6 +41,8 @@ def register_steppers(register: Any) -> None:
                            ("adamw", "AdamW", "Adam with decoupled weight decay"),
                            ("radam", "RAdam", "rectified Adam")):
         register(name, f"torchloom.optim.optimizer:{cls}", optimizer=True, doc=doc)
+    register("fused_adamw", "torchloom.optim.fused:FusedAdamW", optimizer=True,
+             doc="torch AdamW with a fused (single-kernel) step")
     register("ranger", "torchloom.optim.optimizer:ranger", optimizer=True, doc="Lookahead over RAdam")
 
 
