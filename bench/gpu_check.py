@@ -36,6 +36,10 @@ SUITES = [  # (name, pytest arguments): the tests that exercise CUDA, plus the 2
 
 
 def run_suites(timeout: float) -> list[dict[str, Any]]:
+    try:
+        import pytest  # noqa: F401
+    except ImportError:
+        return run_suites_without_pytest()
     rows = []
     for name, args in SUITES:
         if not all((ROOT / a).exists() for a in args):
@@ -55,6 +59,30 @@ def run_suites(timeout: float) -> list[dict[str, Any]]:
             summary, ok = f"timed out after {timeout:.0f} s", False
         rows.append({"suite": name, "result": summary, "ok": ok, "seconds": round(time.time() - t, 1)})
         print(f"[tests] {name}: {summary} ({time.time() - t:.0f} s)", flush=True)
+    return rows
+
+
+def run_suites_without_pytest() -> list[dict[str, Any]]:
+    """No pytest on this machine: run the kernel's CUDA tests with the stand-in runner, report the rest."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _minitest import install_stub, run_file
+
+    install_stub()
+    rows = []
+    for name, args in SUITES:
+        if name.startswith("kernel accelerator"):
+            t = time.time()
+            p = f = s = 0
+            for path in sorted((ROOT / args[0]).glob("test_*.py")):
+                a, b, c, reports = run_file(path)
+                p, f, s = p + a, f + b, s + c
+                for r in reports:
+                    print(r, flush=True)
+            rows.append({"suite": name + " [no pytest: stand-in runner]", "result": f"{p} passed, {f} failed, "
+                         f"{s} skipped", "ok": f == 0, "seconds": round(time.time() - t, 1)})
+        else:
+            rows.append({"suite": name, "result": "not run: pytest is not installed here", "seconds": 0.0})
+        print(f"[tests] {rows[-1]}", flush=True)
     return rows
 
 
