@@ -112,10 +112,20 @@ class _BatchMaker:
     Indexed by ``(epoch, batch_no, idxs)`` through torch's map-style dataset protocol (no auto-collation).
     """
 
-    def __init__(self, dl: DataLoader) -> None:
+    def __init__(self, dl: DataLoader, cache: dict[int, Any] | None = None) -> None:
         self.dataset, self.after_item, self.before_batch = dl.dataset, dl.after_item, dl.before_batch
         self.create_batch, self.seed = dl.create_batch, dl.seed
         self._custom_create = dl._custom_create
+        self.cache = cache  # dataset items already built (decoded), by index; None: no caching
+
+    def _item(self, i: int) -> Any:
+        c = self.cache
+        if c is None:
+            return self.dataset[i]
+        it = c.get(i)
+        if it is None:
+            it = c[i] = self.dataset[i]
+        return it
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -139,19 +149,19 @@ class _BatchMaker:
                 np.random.set_state(np_state)
 
     def _make(self, idxs: list[int]) -> Any:
-        ds, ai = self.dataset, self.after_item
+        ds, ai = self._item if self.cache is not None else self.dataset.__getitem__, self.after_item
         items, kept = [], []
         if ai.fs:
             for i in idxs:
                 try:
-                    items.append(ai(ds[i]))
+                    items.append(ai(ds(i)))
                     kept.append(i)
                 except SkipItemException:
                     continue
         else:
             for i in idxs:
                 try:
-                    items.append(ds[i])
+                    items.append(ds(i))
                     kept.append(i)
                 except SkipItemException:
                     continue
@@ -192,6 +202,12 @@ class DataLoader:
     Hooks (each a ``Pipeline`` of transforms, or anything ``Pipeline`` accepts): ``after_item`` runs on each
     item (in workers), ``before_batch`` on the list of items, ``create_batch`` collates (default: typed
     ``collate``), ``after_batch`` runs on the batch on ``device`` in the main process.
+
+    ``cache=True`` keeps each dataset item after it is first built -- for images, the decoded picture --
+    so later epochs skip reading and decoding files; ``after_item`` and later hooks (augmentation) still
+    run every time. Use it when the dataset's own transforms are deterministic (type transforms such as
+    ``PILImage.create``, ``Categorize``) and the decoded set fits in memory. With workers the cache lives
+    in each worker, so it pays only with ``persistent_workers=True``.
     """
 
     def __init__(self, dataset: Any, bs: int = 64, shuffle: bool = False, drop_last: bool = False,
@@ -199,7 +215,7 @@ class DataLoader:
                  before_batch: Any = None, after_batch: Any = None, create_batch: Callable | None = None,
                  seed: int | None = None, n: int | None = None, pin_memory: bool | None = None,
                  persistent_workers: bool = False, timeout: float = 0, do_setup: bool = True,
-                 get_idxs: Callable[[], Any] | None = None) -> None:
+                 get_idxs: Callable[[], Any] | None = None, cache: bool = False) -> None:
         if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
             raise TypeError(f"DataLoader needs an indexable dataset with a length, got {type(dataset).__name__}")
         if not isinstance(bs, int) or isinstance(bs, bool) or bs < 1:
@@ -212,6 +228,8 @@ class DataLoader:
         self.device = torch.device(device) if device is not None else None
         self._get_idxs = get_idxs
         self.shard: Shard | None = None  # set by the ddp callback while a distributed fit runs
+        self.cache = cache  # keep dataset items (e.g. decoded images) after their first use
+        self._item_cache: dict[int, Any] = {}
         si = getattr(dataset, "split_idx", None)
         self.after_item = _make_hook(after_item, si)
         self.before_batch = _make_hook(before_batch, si)
@@ -287,13 +305,14 @@ class DataLoader:
     def _raw_batches(self, num_workers: int) -> Iterator[Any]:
         sampler = _EpochSampler(self)
         if num_workers == 0:
-            maker = _BatchMaker(self)
+            maker = _BatchMaker(self, self._item_cache if self.cache else None)
             for key in sampler:
                 yield maker[key]
             return
         if self._torch_dl is None or not self.persistent_workers:
+            maker = _BatchMaker(self, {} if self.cache else None)  # persistent workers keep their own cache
             dl = torch.utils.data.DataLoader(
-                _BatchMaker(self), batch_size=None, sampler=sampler, num_workers=num_workers,
+                maker, batch_size=None, sampler=sampler, num_workers=num_workers,
                 collate_fn=_identity, pin_memory=self.pin_memory and torch.cuda.is_available(),
                 timeout=self.timeout, worker_init_fn=_worker_init,
                 persistent_workers=self.persistent_workers)
@@ -411,7 +430,7 @@ class DataLoader:
                     after_item=self.after_item, before_batch=self.before_batch, after_batch=self.after_batch,
                     create_batch=self.__dict__.get("create_batch"), seed=self.seed,
                     n=self._n, pin_memory=self._pin, persistent_workers=self.persistent_workers,
-                    timeout=self.timeout, do_setup=False, get_idxs=self._get_idxs)
+                    timeout=self.timeout, do_setup=False, get_idxs=self._get_idxs, cache=self.cache)
         for k in kwargs:
             if k not in args:
                 import difflib
