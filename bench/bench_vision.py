@@ -82,9 +82,29 @@ def run_torchloom(files: tuple, init: dict, args: argparse.Namespace) -> tuple[f
     learn.model.load_state_dict(init)
     if args.compile:
         learn.use("compile")
-    learn.fit_one_cycle(args.epochs, args.lr)
+    timer = EpochTimer()
+    learn.fit_one_cycle(args.epochs, args.lr, cbs=[timer])
     acc = float(learn.validate()[1])
+    print("torchloom epochs (wall s / CPU s): " + ", ".join(f"{w:.1f}/{c:.1f}" for w, c in timer.times), flush=True)
     return time.time() - t0, time.process_time() - c0, acc
+
+
+def EpochTimer() -> object:
+    """A callback recording (wall, CPU) seconds per epoch: the first epoch carries one-off costs
+    (compilation, first decode), later ones show the steady state that the levers change."""
+    from torchloom import Callback
+
+    class _Timer(Callback):
+        def before_fit(self) -> None:
+            self.times: list[tuple[float, float]] = []
+
+        def before_epoch(self) -> None:
+            self._t = (time.time(), time.process_time())
+
+        def after_epoch(self) -> None:
+            self.times.append((time.time() - self._t[0], time.process_time() - self._t[1]))
+
+    return _Timer()
 
 
 def run_fastai(files: tuple, init: dict, args: argparse.Namespace) -> tuple[float, float, float]:

@@ -65,8 +65,11 @@ def make_dls() -> DataLoaders:
 def make_learner(path: Path) -> Learner:
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
-    return Learner(make_dls(), model, loss_func=nn.CrossEntropyLoss(), lr=1e-2, path=path, progress=False,
-                   metrics=[accuracy, F1Score(average="macro")])
+    learn = Learner(make_dls(), model, loss_func=nn.CrossEntropyLoss(), lr=1e-2, path=path, progress=False,
+                    metrics=[accuracy, F1Score(average="macro")])
+    for name in filter(None, os.environ.get("DDP_JOB_USE", "").split(",")):  # plugins, e.g. "bf16,ema"
+        learn.use(name)
+    return learn
 
 
 class SaveAt(Callback):
@@ -105,6 +108,12 @@ def run(out: Path, mode: str = "main", resume_from: str | None = None) -> dict[s
     learn_path = out / "learn"
     res: dict[str, Any] = {"world": world_size()}
     tag = "ddp" if world_size() > 1 else "single"
+    if mode == "plugins":  # a short run with the plugins named in DDP_JOB_USE
+        learn = make_learner(learn_path)
+        learn.fit_one_cycle(2)
+        res["weights"], res["values"] = _weights(learn), learn.recorder.values
+        res["plugins"] = sorted(learn.plugins_used)
+        return res
     if mode == "explode":
         learn = make_learner(learn_path)
         learn.fit(2, cbs=[Explode()])
