@@ -118,6 +118,9 @@ def run(out: Path, mode: str = "main", resume_from: str | None = None) -> dict[s
         learn = make_learner(learn_path)
         learn.fit(2, cbs=[Explode()])
         return res
+    finder = make_learner(learn_path)
+    res["lr_find"] = tuple(finder.lr_find(num_it=12))
+    res["lr_find_losses"] = list(finder.lr_finder.losses)
     learn = make_learner(learn_path)
     learn.fit_one_cycle(3, cbs=[SaveAt(1, f"{tag}_mid")])
     res["distributed"] = is_distributed()

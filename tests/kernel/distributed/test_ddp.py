@@ -67,6 +67,14 @@ def test_reported_losses_and_metrics_equal_the_single_process_ones(runs: dict[st
         assert r["accum"] == pytest.approx(single["accum"], rel=1e-5)  # stored predictions gathered
 
 
+def test_lr_find_sees_the_same_losses_and_suggests_the_same_rate(runs: dict[str, Any]) -> None:
+    single = runs["single"]
+    for r in runs["ranks"]:
+        assert len(r["lr_find_losses"]) == len(single["lr_find_losses"]) == 12
+        assert r["lr_find_losses"] == pytest.approx(single["lr_find_losses"], rel=1e-5)
+        assert r["lr_find"] == pytest.approx(single["lr_find"], rel=1e-5)
+
+
 def test_get_preds_gathers_every_item_in_dataset_order(runs: dict[str, Any]) -> None:
     single = runs["single"]
     for r in runs["ranks"]:
