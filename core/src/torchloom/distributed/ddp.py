@@ -22,6 +22,7 @@ In a single process (no ``torchrun``) it does nothing, so one script runs both w
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
@@ -131,6 +132,10 @@ class DistributedTrainer(Callback):
         if getattr(train, "shuffle", False) and getattr(train, "seed", 0) is None:
             seed = broadcast_int(int(torch.randint(0, 2**31 - 1, ()).item()) if is_main_process() else 0)
         self._shard(train, even=True, seed=seed)
+        if train is not None and not hasattr(train, "shard"):
+            warnings.warn(f"ddp: the training loader ({type(train).__name__}) cannot be sharded by rank (it has no "
+                          f"`shard` attribute, as torchloom's DataLoader has), so every rank trains on all of it",
+                          RuntimeWarning, stacklevel=2)
         self._shard(getattr(learn.dls, "valid", None), even=False)
         model = learn.model
         if isinstance(model, nn.Module) and not isinstance(model, nn.parallel.DistributedDataParallel):
