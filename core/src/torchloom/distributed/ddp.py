@@ -22,6 +22,7 @@ In a single process (no ``torchrun``) it does nothing, so one script runs both w
 """
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any
 
@@ -78,10 +79,11 @@ def _gather(x: Any, skel: Any) -> Any:
 class DistributedTrainer(Callback):
     """Distributed data-parallel training under ``torchrun`` (see the module docstring).
 
-    ``backend`` (default: NCCL with CUDA, else gloo) and ``timeout`` (seconds a collective waits for a
-    missing rank) apply when this callback creates the process group; other keyword arguments go to
-    ``DistributedDataParallel`` (e.g. ``find_unused_parameters=True``). ``sync_loss=False`` keeps each
-    rank's own training loss (one collective per batch less).
+    ``backend`` (default: ``$TORCHLOOM_DDP_BACKEND``, else NCCL for a model on CUDA and gloo
+    otherwise) and ``timeout`` (seconds a collective waits for a missing rank) apply when this
+    callback creates the process group; other keyword arguments go to ``DistributedDataParallel``
+    (e.g. ``find_unused_parameters=True``). ``sync_loss=False`` keeps each rank's own training loss
+    (one collective per batch less).
     """
 
     order = 5  # after TrainEvalCallback put the model on its device; before the Recorder reads metrics
@@ -116,8 +118,16 @@ class DistributedTrainer(Callback):
         self._sharded = []
 
     # -- fit --------------------------------------------------------------------------------------
+    def _backend(self) -> str | None:
+        """The argument, else ``$TORCHLOOM_DDP_BACKEND``, else by the model's device: NCCL on CUDA, gloo on CPU."""
+        if self.backend is not None or os.environ.get("TORCHLOOM_DDP_BACKEND"):
+            return self.backend
+        model = self.learn.model
+        p = next(model.parameters(), None) if isinstance(model, nn.Module) else None
+        return "nccl" if p is not None and p.device.type == "cuda" else "gloo"
+
     def before_fit(self) -> None:
-        if not ensure_process_group(self.backend, self.timeout):
+        if not ensure_process_group(self._backend(), self.timeout):
             return
         learn = self.learn
         if not is_main_process():
