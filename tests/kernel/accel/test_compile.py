@@ -9,7 +9,7 @@ import torch
 from torchloom import load_learner, unwrap_model
 from torchloom.testing import synth_learner
 
-SPEC = {"factory": "torchloom.testing.synth:RegModel", "kwargs": {}}
+SPEC = {"factory": "torchloom.testing._synth:RegModel", "kwargs": {}}
 
 
 def _fit(learn, n=2):

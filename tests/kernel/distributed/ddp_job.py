@@ -24,7 +24,7 @@ from torchloom import (
     Learner,
     accuracy,
 )
-from torchloom.distributed import is_distributed, local_rank, rank, world_size
+from torchloom._distributed.env import is_distributed, local_rank, rank, world_size
 
 GLOBAL_BS = 16
 N_TRAIN, N_VALID = 64, 37  # 37: validation shards of 19 and 18 items

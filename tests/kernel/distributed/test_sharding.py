@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from torchloom import DataLoader
-from torchloom.distributed import Shard, interleave, shard_indices, shard_size
+from torchloom._distributed.comm import interleave
+from torchloom._distributed.sampler import Shard, shard_indices, shard_size
 
 
 @pytest.mark.parametrize("n", [10, 11, 3])
