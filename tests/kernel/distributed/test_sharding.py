@@ -57,3 +57,31 @@ def test_loader_without_seed_shuffles_by_the_shard_seed() -> None:
 def test_bad_shard_rank_is_an_error() -> None:
     with pytest.raises(ValueError, match="rank 2 is outside 0..1"):
         shard_indices([1, 2, 3], Shard(2, 2))
+
+
+def test_epoch_indices_is_the_sharded_order_for_custom_loaders() -> None:
+    dl = DataLoader(list(range(10)), bs=2, shuffle=True, seed=5)
+    whole = dl.get_idxs()
+    dl.shard = Shard(1, 2)
+    assert dl.epoch_indices() == whole[1::2]
+
+
+def test_ddp_leaves_loaders_that_iterate_their_own_way_unsharded() -> None:
+    from torchloom import DistributedTrainer
+
+    class OwnIter(DataLoader):
+        def __iter__(self):
+            yield from super().__iter__()
+
+    class Declared(OwnIter):
+        shards_by_rank = True
+
+    cb = DistributedTrainer()
+    plain, own, declared = (cls(list(range(8)), bs=2) for cls in (DataLoader, OwnIter, Declared))
+    cb._shard(plain, even=True)
+    cb._shard(declared, even=True)
+    with pytest.warns(RuntimeWarning, match="OwnIter overrides __iter__"):
+        cb._shard(own, even=True)
+    assert plain.shard is not None and declared.shard is not None and own.shard is None
+    cb._unshard()
+    assert plain.shard is None and declared.shard is None

@@ -50,6 +50,7 @@ from torchloom.callbacks._base import Callback
 from torchloom.callbacks._core import GatherPreds, Recorder
 from torchloom.callbacks._progress import ProgressCallback
 from torchloom.callbacks._training import GradientAccumulation
+from torchloom.data._dataloader import DataLoader
 
 __all__ = ["DistributedTrainer"]
 
@@ -112,6 +113,7 @@ class DistributedTrainer(Callback):
         self._logger: Any = None
         self._nosync: Any = None
         self._valid_split = False
+        self._unsharded: set[str] = set()
 
     @property
     def active(self) -> bool:
@@ -121,6 +123,15 @@ class DistributedTrainer(Callback):
     # -- sharding ---------------------------------------------------------------------------------
     def _shard(self, dl: Any, even: bool, seed: int | None = None) -> None:
         if dl is None or not hasattr(dl, "shard") or getattr(dl, "shard", None) is not None:
+            return
+        cls = type(dl)
+        if not (getattr(cls, "shards_by_rank", False) is True or
+                (isinstance(dl, DataLoader) and cls.__iter__ is DataLoader.__iter__)):
+            if cls.__name__ not in self._unsharded:
+                self._unsharded.add(cls.__name__)
+                warnings.warn(f"ddp: {cls.__name__} overrides __iter__ without declaring shards_by_rank = True, so it "
+                              f"is not sharded: every rank sees all its items (correct, without the speed-up)",
+                              RuntimeWarning, stacklevel=3)
             return
         self._sharded.append((dl, dl.shard))
         dl.shard = Shard(rank(), world_size(), even, seed)

@@ -185,9 +185,7 @@ class _EpochSampler:
     def __iter__(self) -> Iterator[tuple[int, int, list[int]]]:
         dl = self.dl
         epoch = dl._epoch
-        idxs = dl.get_idxs()
-        if dl.shard is not None:  # this rank's part of the epoch (distributed training)
-            idxs = shard_indices(idxs, dl.shard, dl.drop_last)
+        idxs = dl.epoch_indices()
         bs = dl.bs
         n_full = len(idxs) // bs if dl.drop_last else math.ceil(len(idxs) / bs)
         self.drawn: list[tuple[int, int, list[int]]] = []  # what the workers were given (named if one fails)
@@ -302,6 +300,15 @@ class DataLoader:
             g = torch.Generator().manual_seed(seed + max(self._epoch, 0))
             return torch.randperm(len(self.dataset), generator=g)[:n].tolist()
         return torch.randperm(len(self.dataset))[:n].tolist()
+
+    def epoch_indices(self) -> list[int]:
+        """This epoch's items for this process: ``get_idxs()``, cut to this rank's shard under DDP.
+
+        A subclass that overrides ``__iter__`` draws its items from here and sets the class attribute
+        ``shards_by_rank = True``; otherwise DDP leaves it unsharded (every rank sees every item).
+        """
+        idxs = self.get_idxs()
+        return idxs if self.shard is None else shard_indices(idxs, self.shard, self.drop_last)
 
     # --- iteration ---------------------------------------------------------------------------------------
     def _check_nonempty(self) -> None:
