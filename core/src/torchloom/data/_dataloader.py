@@ -205,8 +205,8 @@ class DataLoader:
     item (in workers), ``before_batch`` on the list of items, ``create_batch`` collates (default: typed
     ``collate``), ``after_batch`` runs on the batch on ``device`` in the main process.
     ``timeout`` (with ``num_workers``): seconds to wait for one batch, default ``TORCHLOOM_WORKER_TIMEOUT``
-    or 600 (0 waits forever); a hung, crashed or killed worker raises ``WorkerError`` naming the batch,
-    its items and the worker.
+    or 600 (0 waits forever); a hung, crashed or killed worker raises ``WorkerError`` naming the batch(es)
+    and their items.
 
     ``cache=True`` keeps each dataset item after it is first built -- for images, the decoded picture --
     so later epochs skip reading and decoding files; ``after_item`` and later hooks (augmentation) still
