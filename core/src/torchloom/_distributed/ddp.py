@@ -114,6 +114,7 @@ class DistributedTrainer(Callback):
         self._nosync: Any = None
         self._valid_split = False
         self._unsharded: set[str] = set()
+        self._seeded: Any = None
 
     @property
     def active(self) -> bool:
@@ -162,10 +163,12 @@ class DistributedTrainer(Callback):
         if learn.is_inference:
             return
         train = getattr(learn.dls, "train", None)
-        seed = None
-        if getattr(train, "shuffle", False) and getattr(train, "seed", 0) is None:
-            seed = broadcast_int(int(torch.randint(0, 2**31 - 1, ()).item()) if is_main_process() else 0)
-        self._shard(train, even=True, seed=seed)
+        if getattr(train, "shuffle", False) and getattr(train, "seed", 0) is None and hasattr(train, "shard"):
+            # every rank must shuffle alike: a seed drawn on rank 0 for this fit (the loader's own order
+            # logic, e.g. length bucketing, then uses it too)
+            self._seeded = train
+            train.seed = broadcast_int(int(torch.randint(0, 2**31 - 1, ()).item()) if is_main_process() else 0)
+        self._shard(train, even=True)
         if train is not None and not hasattr(train, "shard"):
             warnings.warn(f"ddp: the training loader ({type(train).__name__}) cannot be sharded by rank (it has no "
                           f"`shard` attribute, as torchloom's DataLoader has), so every rank trains on all of it",
@@ -255,6 +258,8 @@ class DistributedTrainer(Callback):
             self.learn.model = self.module
         self.ddp = self.module = None
         self._unshard()
+        if self._seeded is not None:
+            self._seeded.seed, self._seeded = None, None
         if self._logger is not None:
             self.learn.logger, self._logger = self._logger, None
         for cb in self._quiet:

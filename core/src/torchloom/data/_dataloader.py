@@ -116,6 +116,7 @@ class _BatchMaker:
     def __init__(self, dl: DataLoader, cache: dict[int, Any] | None = None) -> None:
         self.dataset, self.after_item, self.before_batch = dl.dataset, dl.after_item, dl.before_batch
         self.create_batch, self.seed = dl.create_batch, dl.seed
+        self.rank = None if dl.shard is None else dl.shard.rank
         self._custom_create = dl._custom_create
         self.cache = cache  # dataset items already built (decoded), by index; None: no caching
 
@@ -139,7 +140,8 @@ class _BatchMaker:
         # values whichever process builds it; the caller's RNG streams are restored afterwards
         state, np_state = random.getstate(), np.random.get_state()
         with torch.random.fork_rng(devices=[]):
-            s = hash((self.seed, epoch, batch_no)) & 0xFFFF_FFFF
+            key = (self.seed, epoch, batch_no) if self.rank is None else (self.seed, epoch, batch_no, self.rank)
+            s = hash(key) & 0xFFFF_FFFF  # each rank of a DDP job draws its own augmentation
             random.seed(s)
             np.random.seed(s)
             torch.manual_seed(s)
