@@ -18,6 +18,8 @@ from torchloom._version import PLUGIN_API, __version__
 
 if TYPE_CHECKING:
     from torchloom._dispatch import TypeDispatch
+    from torchloom._distributed.ddp import DistributedTrainer
+    from torchloom._distributed.env import is_main_process, num_distrib, rank0_first, rank_distrib
     from torchloom._download import DownloadError, cache_dir, download_file
     from torchloom._learner import Learner, trainable_params
     from torchloom._learner_use import PluginConflictError
@@ -86,6 +88,7 @@ if TYPE_CHECKING:
         Transform,
         TransformError,
     )
+    from torchloom._unwrap import unwrap_model
     from torchloom.callbacks._base import (
         Callback,
         CallbackOrderError,
@@ -103,6 +106,7 @@ if TYPE_CHECKING:
         event,
     )
     from torchloom.callbacks._checkpoint import Checkpoint
+    from torchloom.callbacks._compile import CompileModel
     from torchloom.callbacks._core import CastToTensor, GatherPreds, Recorder, TrainEvalCallback
     from torchloom.callbacks._progress import ProgressCallback
     from torchloom.callbacks._schedule import (
@@ -159,6 +163,7 @@ if TYPE_CHECKING:
         OneHotEncode,
         RegressionSetup,
     )
+    from torchloom.optim._fused import FusedAdamW
     from torchloom.optim._optimizer import SGD, Adam, AdamW, Lookahead, Optimizer, RAdam, ranger
     from torchloom.optim._steppers import (
         Stepper,
@@ -351,6 +356,15 @@ _LAZY: dict[str, str] = {
     "Rule": "_targets",
     "TargetError": "_targets",
     "exportable_loss": "_targets",
+    # scale: distributed training, compilation, fused optimizer steps
+    "DistributedTrainer": "_distributed.ddp",
+    "CompileModel": "callbacks._compile",
+    "FusedAdamW": "optim._fused",
+    "is_main_process": "_distributed.env",
+    "rank0_first": "_distributed.env",
+    "rank_distrib": "_distributed.env",
+    "num_distrib": "_distributed.env",
+    "unwrap_model": "_unwrap",
 }
 
 __all__ = [
@@ -359,9 +373,9 @@ __all__ = [
     "CancelEpochException", "CancelException", "CancelFitException", "CancelStepException",
     "CancelTrainException", "CancelValidException", "CancelValidateException", "CastToTensor", "Categorize",
     "CategoryBlock", "CategoryMap", "Checkpoint", "ColReader", "ColSplitter", "CollateError", "Command",
-    "CommandRegistrar", "CrossEntropyLossFlat", "DataBlock", "DataLoader", "DataLoaders", "Datasets",
-    "DisplayedTransform", "DownloadError", "EarlyStopping", "EncodedMultiCategorize", "EndSplitter", "Entry",
-    "F1Score", "FuncCallback", "FuncSplitter", "GatherPreds", "Getter", "GradientAccumulation",
+    "CommandRegistrar", "CompileModel", "CrossEntropyLossFlat", "DataBlock", "DataLoader", "DataLoaders", "Datasets",
+    "DisplayedTransform", "DistributedTrainer", "DownloadError", "EarlyStopping", "EncodedMultiCategorize", "EndSplitter", "Entry",
+    "F1Score", "FuncCallback", "FuncSplitter", "FusedAdamW", "GatherPreds", "Getter", "GradientAccumulation",
     "GradientClip", "GrandparentSplitter", "IndexSplitter", "IntToFloatTensor", "ItemGetter", "ItemTransform",
     "KINDS", "L1LossFlat", "LRFinder", "LabelNotInVocabError", "Learner", "Lookahead", "MSELossFlat",
     "MaskSplitter", "Metric", "MissingPluginError", "MultiCategorize", "MultiCategoryBlock", "NameClashError",
@@ -376,11 +390,11 @@ __all__ = [
     "accuracy", "accuracy_multi", "adam_step", "atomic_write", "average_grad", "average_sqr_grad",
     "bind_stepper", "cache_dir", "callback", "collate", "combine_scheds", "combined_cos", "debias",
     "default_device", "download_file", "error_rate", "event", "exportable_loss", "get_files",
-    "get_image_files", "get_registry", "get_text_files", "hookimpl", "hookspec", "import_target", "l2_reg",
+    "get_image_files", "get_registry", "get_text_files", "hookimpl", "hookspec", "import_target", "is_main_process", "l2_reg",
     "lazy_exports", "list_datasets", "load_dataset", "load_learner", "mae", "model_factory", "momentum_step",
-    "mse", "parent_label", "radam_step", "ranger", "retain_type", "retain_types", "rmse", "sgd_step",
+    "mse", "num_distrib", "parent_label", "radam_step", "ranger", "rank0_first", "rank_distrib", "retain_type", "retain_types", "rmse", "sgd_step",
     "show_image", "show_title", "step_stat", "target_of", "to_device", "to_plain", "top_k_accuracy",
-    "trainable_params", "weight_decay",
+    "trainable_params", "unwrap_model", "weight_decay",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY, extra=__all__)
