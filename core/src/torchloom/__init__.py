@@ -130,6 +130,13 @@ _LAZY: dict[str, str] = {
     "atomic_write": "persist.atomic",
     "load_learner": "persist.learner_io",
     "model_factory": "persist.safe",
+    "MissingPluginError": "persist.learner_io",
+    # portable exports and batch inference
+    "load_exported": "deploy.runtime",
+    "ExportedModel": "deploy.runtime",
+    "InvalidExportError": "deploy.spec",
+    "predict_files": "deploy.predict",
+    "UnreadableItemError": "deploy.predict",
 }
 
 __all__ = sorted(_LAZY) + ["PLUGIN_API", "__version__"]

@@ -39,6 +39,7 @@ from .callback import (
 from .persist.learner_io import PersistMixin
 from .plugins.errors import PluginError
 from .schedule import ScheduleMixin
+from .tta import TTAMixin
 
 __all__ = ["Learner", "PluginConflictError", "trainable_params"]
 
@@ -109,7 +110,7 @@ class _Snapshot:
             m.training = mode
 
 
-class Learner(ScheduleMixin, PersistMixin):
+class Learner(ScheduleMixin, PersistMixin, TTAMixin):
     """Group data, model, loss and optimizer, and train them by firing events to callbacks.
 
     ``dls`` is any object with ``train`` / ``valid`` iterables of batches (tuples ``(*xb, *yb)``;

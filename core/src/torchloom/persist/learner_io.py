@@ -345,8 +345,16 @@ class PersistMixin:
         return int(pos["epoch"]) + 1
 
     # -- export ----------------------------------------------------------------------------------
-    def export(self: Any, fname: str | os.PathLike = "export") -> Path:
-        """Write a self-describing inference artifact: weights + model/loss/data specs + plugin versions."""
+    def export(self: Any, fname: str | os.PathLike = "export", format: str = "safetensors") -> Path:
+        """Write a self-describing inference artifact: weights + model/loss/data specs + plugin versions.
+
+        ``format="onnx"`` or ``"torch.export"`` writes a portable model file plus a JSON of its
+        preprocessing instead, for runtimes without torchloom (see ``torchloom.deploy``).
+        """
+        if format != "safetensors":
+            from ..deploy.export import export_portable
+
+            return export_portable(self, fname, format)
         spec = self.model_spec
         if not spec or "factory" not in spec:
             raise ValueError("learn.export needs learn.model_spec = {'factory': 'module:callable', 'kwargs': {...}} "

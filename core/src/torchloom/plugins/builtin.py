@@ -52,3 +52,5 @@ def register_transforms(register: Any) -> None:
 def register_commands(cli: Any) -> None:
     cli.add_command("plugins", "torchloom.cli:configure_plugins", "list installed plugins and what they provide")
     cli.add_command("new-plugin", "torchloom.newplugin:configure", "create a new plugin from the template")
+    cli.add_command("predict", "torchloom.deploy.predict:configure",
+                    "stream files through a portable export (onnx / torch.export) into a CSV of predictions")
