@@ -14,6 +14,7 @@ from PIL import Image
 
 from torchloom import IntToFloatTensor
 
+from .augment import AffineCoordTfm
 from .core import PILImage, PILImageBW, load_image
 from .transforms import CropPad, Normalize, RandomResizedCrop, Resize
 
@@ -65,6 +66,11 @@ class ImageReader:
                 continue
             if isinstance(t, IntToFloatTensor):
                 scale = float(t.div) if t.div else 1.0
+            elif isinstance(t, AffineCoordTfm):
+                if t.size is not None:  # on validation data it resizes the batch by grid sampling
+                    raise ValueError(f"{type(t).__name__}(size={t.size}) resizes validation batches on the device, "
+                                     "which the portable preprocessing cannot describe; resize with "
+                                     "item_tfms=Resize(size) instead")
             elif isinstance(t, Normalize):
                 m, s = t.mean.flatten().tolist(), t.std.flatten().tolist()
                 if len(m) != n_ch:  # RGB statistics on grey images are averaged, as Normalize does
