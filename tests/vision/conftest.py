@@ -25,8 +25,14 @@ def aug_learner():
     lighting): shared by the TTA, export and predict tests. About 15 s on one thread."""
     import random
 
-    from torchloom_vision import (ImageDataLoaders, PILImageBW, SmallResNet, aug_transforms, fashion_sample_path,
-                                  vision_learner)
+    from torchloom_vision import (
+        ImageDataLoaders,
+        PILImageBW,
+        SmallResNet,
+        aug_transforms,
+        fashion_sample_path,
+        vision_learner,
+    )
 
     from torchloom import accuracy
 

@@ -18,7 +18,13 @@ import pytest
 import torch
 from torchloom_vision import fashion_sample_path
 
-from torchloom import InvalidExportError, MissingPluginError, UnreadableItemError, load_exported, predict_files
+from torchloom import (
+    InvalidExportError,
+    MissingPluginError,
+    UnreadableItemError,
+    load_exported,
+    predict_files,
+)
 
 README = Path(__file__).resolve().parents[2] / "plugins" / "vision" / "README.md"
 VALID = fashion_sample_path() / "valid"
