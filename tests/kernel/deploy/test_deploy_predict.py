@@ -81,5 +81,3 @@ def test_the_command_streams_to_stdout_with_a_progress_bar(export, site, tmp_pat
     assert proc.stdout.splitlines()[0] == "item,prediction,probability"
     assert [r.split(",")[1] for r in proc.stdout.splitlines()[1:]] == ["cat", "dog", "eel"]
     assert "3item" in proc.stderr.replace(" ", "") and "3 item(s) predicted" in proc.stderr
-    help_ = site.run("", args=["-m", "torchloom.cli", "predict", "--help"])
-    assert "--on-error" in help_.stdout and "--batch-size" in help_.stdout

@@ -19,6 +19,7 @@ from torchloom import model_factory
 
 from .layers import AdaptiveConcatPool2d, Flatten, LinBnDrop
 from .pretrained import load_pretrained, pretrained_file
+from .timm_body import create_timm_body, is_timm_arch
 
 __all__ = ["model_meta", "resolve_arch", "create_body", "create_head", "create_vision_model", "vision_splitter",
            "num_features", "adapt_first_conv", "pretrained_file", "load_pretrained"]
@@ -123,7 +124,9 @@ def create_body(arch: Any, n_in: int = 3, pretrained: bool | str | Path = False,
     """The network ``arch`` without its pooling and classifier, adapted to ``n_in`` input channels.
 
     ``pretrained``: ``True`` for torchvision's weights (downloaded once into the torch hub cache), or a
-    path / URL of a weights file."""
+    path / URL of a weights file. ``"timm/<name>"`` architectures come from timm (optional extra)."""
+    if is_timm_arch(arch):
+        return create_timm_body(arch, n_in=n_in, pretrained=pretrained)
     if isinstance(arch, nn.Module):
         model, name = arch, type(arch).__name__.lower()
         if pretrained:
