@@ -41,6 +41,8 @@ PLUGIN_DIRS = {
     "vision": "plugins/vision", "mixup": "plugins/mixup", "fp16": "plugins/fp16", "lamb": "plugins/lamb",
     "ema": "contrib/ema", "template": "contrib/plugin-template",
 }
+# tox envs that install the kernel alone (security: the hostile-file suite, tests/security)
+KERNEL_ONLY_ENVS = ("kernel", "security")
 PTH_NAME = "_torchloom_base.pth"
 
 
@@ -152,7 +154,7 @@ def prepare(env: str, extra: list[str]) -> None:
     link_base(ensure_base(BASE_REQUIREMENTS))
     if env == "integration" or env == "bench":
         folders = [ROOT / "core", *_all_plugin_dirs()]
-    elif env == "kernel":
+    elif env in KERNEL_ONLY_ENVS:
         folders = [ROOT / "core"]
     elif env in PLUGIN_DIRS:
         folder = ROOT / PLUGIN_DIRS[env]
@@ -161,7 +163,7 @@ def prepare(env: str, extra: list[str]) -> None:
                              f"{PLUGIN_DIRS[env]}/pyproject.toml does not exist")
         folders = [ROOT / "core", folder]
     else:
-        raise SystemExit(f"toxenv: unknown env {env!r}; known: kernel, integration, bench, {', '.join(PLUGIN_DIRS)}")
+        raise SystemExit(f"toxenv: unknown env {env!r}; known: {', '.join(KERNEL_ONLY_ENVS)}, integration, bench, {', '.join(PLUGIN_DIRS)}")
     for folder in folders:  # setuptools reuses build/: a stale copy would ship files deleted from src/
         shutil.rmtree(folder / "build", ignore_errors=True)
     # pip always reinstalls local project folders (fresh code each run); their dependencies resolve

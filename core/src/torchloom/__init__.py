@@ -129,7 +129,14 @@ _LAZY: dict[str, str] = {
     "Checkpoint": "callbacks.checkpoint",
     "atomic_write": "persist.atomic",
     "load_learner": "persist.learner_io",
-    "model_factory": "persist.safe",
+    "model_factory": "_targets",
+    # the one resolver of "module:Name" targets (security boundary of every load path)
+    "import_target": "_targets",
+    "target_of": "_targets",
+    "Allow": "_targets",
+    "Rule": "_targets",
+    "TargetError": "_targets",
+    "exportable_loss": "_targets",
     "MissingPluginError": "persist.learner_io",
     # portable exports and batch inference
     "load_exported": "deploy.runtime",

@@ -116,7 +116,7 @@ def test_spec_refuses_non_transforms_and_unexportable_functions():
     dls = make_dls()
     spec, tensors = dls.get_spec()
     spec["tls"][0][0]["target"] = "os:system"
-    with pytest.raises(TypeError, match="not a Transform subclass"):
+    with pytest.raises(ValueError, match="not a Transform subclass"):
         DataLoaders.from_spec(spec, tensors)
     bad = Datasets([1, 2], [[Getter(lambda o: o)]], splits=[[0], [1]]).dataloaders(bs=1)
     with pytest.raises(TypeError, match="cannot be exported"):

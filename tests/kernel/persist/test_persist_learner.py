@@ -203,7 +203,7 @@ def test_export_refuses_unsafe_factories(tmp_path):
     with pytest.raises(ValueError, match="model_spec"):
         learn.export()
     learn.model_spec = {"factory": "os:system", "kwargs": {}}
-    with pytest.raises(ValueError, match="refusing to call 'os:system'"):
+    with pytest.raises(ValueError, match="refusing model factory target 'os:system'"):
         learn.export()
     learn.model_spec = {"factory": "torch.nn:Linear", "kwargs": {"in_features": 4, "out_features": 3}}
     with pytest.warns(UserWarning, match="no get_spec"):
@@ -211,7 +211,7 @@ def test_export_refuses_unsafe_factories(tmp_path):
     obj, meta = load_file(p)
     meta["model_spec"] = {"factory": "os:system", "kwargs": {"command": "touch pwned"}}
     save_file(p, obj, meta=meta)
-    with pytest.raises(ValueError, match="refusing to call 'os:system'"):
+    with pytest.raises(ValueError, match="refusing model factory target 'os:system'"):
         load_learner(p)
     meta["model_spec"] = {"factory": "torch.nn:Linear", "kwargs": {"in_features": 4, "out_features": 3}}
     meta["plugins"] = {"vision": {"dist": "torchloom-vision-x", "version": "1", "kind": "callback"}}

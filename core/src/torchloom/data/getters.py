@@ -70,15 +70,9 @@ def exportable(f: Any) -> Any:
 
 
 def _resolve_exportable(target: str) -> Any:
-    import importlib
+    from .._targets import GETTER, import_target
 
-    mod, _, qual = target.partition(":")
-    obj: Any = importlib.import_module(mod)
-    for part in qual.split("."):
-        obj = getattr(obj, part)
-    if not getattr(obj, "__torchloom_exportable__", False):
-        raise TypeError(f"refusing to rebuild getter {target!r}: it is not marked @exportable")
-    return obj
+    return import_target(target, GETTER, field="getter func")
 
 
 class Getter(ItemTransform):

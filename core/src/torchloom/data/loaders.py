@@ -1,7 +1,6 @@
 """``DataLoaders``: the train/valid (and more) loaders a Learner consumes, plus export specs."""
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -9,6 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .._targets import TRANSFORM, TYPE, import_target
 from ..transform import Pipeline, Transform
 from .lists import Datasets
 from .load import DataLoader
@@ -231,7 +231,8 @@ class DataLoaders:
                                       before_batch=build(ls["before_batch"]), after_batch=build(ls["after_batch"]),
                                       do_setup=False))
             if ls.get("types"):
-                loaders[-1].types = tuple(_resolve_tensor_type(t) for t in ls["types"])
+                loaders[-1].types = tuple(_resolve_tensor_type(t, f"dls.loaders.{k}.types.{i}")
+                                          for i, t in enumerate(ls["types"]))
         return cls(*loaders, path=spec.get("path", "."))
 
 
@@ -248,15 +249,11 @@ def _type_name(t: type) -> str | None:
     return f"{t.__module__}:{t.__qualname__}"
 
 
-def _resolve_tensor_type(name: str | None) -> type | None:
-    """A tensor type named in a spec; anything that is not a ``torch.Tensor`` subclass is refused (``None``)."""
+def _resolve_tensor_type(name: str | None, field: str | None = None) -> type | None:
+    """A tensor type named in a spec: a ``torch.Tensor`` subclass, resolved by the one target resolver."""
     if not name:
         return None
-    try:
-        obj = _default_resolve(name) if ":" in name else None
-    except Exception:
-        return None
-    return obj if isinstance(obj, type) and issubclass(obj, Tensor) else None
+    return import_target(name, TYPE, field=field)
 
 
 def _qualname(obj: Any) -> str:
@@ -292,15 +289,7 @@ def transform_spec(t: Transform, key: str, tensors: dict[str, Tensor]) -> dict:
 
 
 def _default_resolve(target: str) -> Any:
-    if ":" in target:
-        mod, _, qual = target.partition(":")
-        obj: Any = importlib.import_module(mod)
-        for part in qual.split("."):
-            obj = getattr(obj, part)
-        return obj
-    from ..plugins.registry import get_registry
-
-    return get_registry().resolve("transform", target)
+    return import_target(target, TRANSFORM)
 
 
 def transform_from_spec(d: dict, tensors: dict[str, Tensor], resolve: Callable[[str], Any] | None = None

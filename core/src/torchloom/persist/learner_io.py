@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-import importlib
 import inspect
 import os
 import random
@@ -22,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import __version__
+from .._targets import LOSS_FUNC, LOSS_INSTANCE, TRANSFORM, check_kwargs, import_target, target_of
 from ..callback import Callback
 from .safe import flatten, load_file, resolve_factory, save_file
 
@@ -177,8 +177,7 @@ class _ResumeState(Callback):
 # --- export / load_learner helpers ---------------------------------------------------------------
 
 def _target(obj: Any) -> str:
-    cls = obj if isinstance(obj, type) or inspect.isfunction(obj) else type(obj)
-    return f"{cls.__module__}:{cls.__qualname__}"
+    return target_of(obj)
 
 
 def _storable(v: Any) -> bool:
@@ -219,43 +218,20 @@ def _obj_config(obj: Any) -> dict[str, Any]:
     return cfg
 
 
-_TRUSTED_PREFIXES = ("torch.", "torchloom")
-
-
-def _resolve_loss(spec: dict[str, Any]) -> Any:
-    """Rebuild the loss: instantiate nn.Module / torchloom classes, or import a torch/torchloom function."""
-    target = spec["target"]
-    mod = target.split(":", 1)[0]
-    obj = importlib.import_module(mod)
-    for part in target.split(":", 1)[1].split("."):
-        obj = getattr(obj, part)
-    trusted = mod.startswith(_TRUSTED_PREFIXES) or mod == "torch"
+def _resolve_loss(spec: dict[str, Any], source: Any = None) -> Any:
+    """Rebuild the loss: an allowed loss class instantiated with its stored config, or an allowed loss function."""
+    target = spec.get("target")
     if spec.get("instance"):
-        if isinstance(obj, type) and (issubclass(obj, nn.Module) or trusted):
-            return obj(**spec.get("config", {}))
-        raise ValueError(f"refusing to instantiate loss {target!r}: only nn.Module subclasses and torch/torchloom "
-                         "classes are rebuilt from a file")
-    if trusted and callable(obj):
-        return obj
-    raise ValueError(f"refusing to use loss function {target!r} from a file: only torch/torchloom functions "
-                     "(or loss classes) are allowed")
+        cls = import_target(target, LOSS_INSTANCE, source=source, field="loss.target")
+        config = check_kwargs(cls, spec.get("config", {}), what="loss", source=source, field="loss.config",
+                              tensors=True)
+        return cls(**config)
+    return import_target(target, LOSS_FUNC, source=source, field="loss.target")
 
 
-def _resolve_transform(target: str) -> Any:
+def _resolve_transform(target: str, source: Any = None) -> Any:
     """Resolver handed to ``DataLoaders.from_spec``: a registered transform name or a Transform subclass."""
-    from ..transform import Transform
-
-    if ":" not in target:
-        from ..plugins.registry import get_registry
-
-        return get_registry().resolve("transform", target)
-    mod, qual = target.split(":", 1)
-    obj: Any = importlib.import_module(mod)
-    for part in qual.split("."):
-        obj = getattr(obj, part)
-    if not (isinstance(obj, type) and issubclass(obj, Transform)):
-        raise ValueError(f"refusing to rebuild {target!r} from a file: it is not a Transform subclass")
-    return obj
+    return import_target(target, TRANSFORM, source=source, field="dls transform target")
 
 
 # --- the mixin ----------------------------------------------------------------------------------

@@ -7,14 +7,13 @@ only ever produce tensors, numbers, strings, lists, tuples and dicts: loading ne
 """
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import os
 import struct
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,6 +21,7 @@ from safetensors import safe_open
 from safetensors.torch import save as st_save
 from torch import Tensor, nn
 
+from .._targets import MODEL, import_target, model_factory, target_of
 from .atomic import atomic_write
 
 __all__ = [
@@ -31,7 +31,6 @@ __all__ = [
 
 FORMAT = "torchloom/1"
 _META_KEY = "torchloom"
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class UnsafeFileError(ValueError):
@@ -169,40 +168,12 @@ def load_file(path: str | os.PathLike, device: str | torch.device = "cpu") -> tu
 
 # --- rebuilding models from a spec --------------------------------------------------------------
 
-def model_factory(fn: F) -> F:
-    """Mark ``fn`` as safe to call when ``load_learner`` rebuilds a model from a file's ``model_spec``."""
-    fn.__torchloom_model_factory__ = True  # type: ignore[attr-defined]
-    return fn
-
-
-def _import_target(target: str) -> Any:
-    if not isinstance(target, str) or ":" not in target:
-        raise ValueError(f"model factory target must be 'module:QualName', got {target!r}")
-    mod_name, qual = target.split(":", 1)
-    try:
-        obj: Any = importlib.import_module(mod_name)
-    except ImportError as e:
-        raise ImportError(f"cannot import module {mod_name!r} for model factory {target!r}: {e}. "
-                          "Install the package that defines it.") from e
-    for part in qual.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise ImportError(f"model factory {target!r}: {mod_name!r} has no attribute {qual!r}") from None
-    return obj
-
-
-def resolve_factory(target: str) -> Callable[..., nn.Module]:
-    """Import ``target`` and return it only if it is an ``nn.Module`` subclass or ``@model_factory``."""
-    obj = _import_target(target)
-    if isinstance(obj, type) and issubclass(obj, nn.Module):
-        return obj
-    if callable(obj) and getattr(obj, "__torchloom_model_factory__", False) is True:
-        return obj
-    raise ValueError(f"refusing to call {target!r} to rebuild a model: only nn.Module subclasses and "
-                     "functions decorated with @torchloom.model_factory are called when loading")
+def resolve_factory(target: str, source: Any = None, field: str | None = "model_spec.factory"
+                    ) -> Callable[..., nn.Module]:
+    """The ``nn.Module`` subclass or ``@model_factory`` function ``target`` names (see ``_targets``)."""
+    return import_target(target, MODEL, source=source, field=field)
 
 
 def factory_target(obj: Any) -> str:
     """``module:QualName`` of a class or function (for ``model_spec``)."""
-    return f"{obj.__module__}:{obj.__qualname__}"
+    return target_of(obj)

@@ -6,7 +6,6 @@ A target's module is imported only when ``Entry.load()`` is first called.
 from __future__ import annotations
 
 import difflib
-import importlib
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -58,11 +57,10 @@ class Entry:
             return self._loaded
         obj = self.target
         if isinstance(obj, str):
-            module_name, _, attr = obj.partition(":")
+            from .._targets import PLUGIN, import_target
+
             try:
-                obj = importlib.import_module(module_name)
-                for part in attr.split(".") if attr else ():
-                    obj = getattr(obj, part)
+                obj = import_target(obj, PLUGIN, trusted=True)
             except Exception as e:
                 raise PluginError(
                     f"cannot load {self.kind} {self.name!r}: target {self.target!r} from "
