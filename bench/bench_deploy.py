@@ -1,7 +1,7 @@
 """Deployment: TTA accuracy on the bundled Fashion-MNIST sample, and batch-inference throughput of the
 portable exports (torchloom predict) against the learner's own get_preds, side by side in one run.
 
-    .tox/vision/bin/python bench/bench_deploy.py            # 3 seeds, 3000 items
+    .tox/vision/bin/python bench/bench_deploy.py            # 4 seeds, 3000 items
     .tox/vision/bin/python bench/bench_deploy.py --seeds 1 --items 600
 
 TTA: a SmallResNet trained 3 epochs (bs 32, aug_transforms(max_warp=0, p_lighting=0.5)) per seed; validation
@@ -49,15 +49,20 @@ def acc(preds, targs) -> float:
     return (preds.argmax(1) == targs).float().mean().item()
 
 
+def nll(preds, targs) -> float:
+    return torch.nn.functional.nll_loss(preds.clamp_min(1e-8).log(), targs).item()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--seeds", type=int, default=4)
     ap.add_argument("--items", type=int, default=3000)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     torch.set_num_threads(1)
     print("TTA on the bundled sample (300 validation images), SmallResNet 3 epochs, beta=0.25")
-    print(f"{'seed':>4}  {'plain':>7}  {'tta n=4':>7}  {'tta n=8':>7}  {'tta n=4 s':>9}")
+    print(f"{'seed':>4}  {'plain':>7}  {'tta n=4':>7}  {'tta n=8':>7}  {'NLL plain':>9}  {'NLL n=4':>7}  "
+          f"{'tta n=4 s':>9}")
     rows, learn = [], None
     for seed in range(args.seeds):
         learn = train(seed)
@@ -67,10 +72,11 @@ def main() -> None:
         p4, _ = learn.tta(n=4)
         dt = time.perf_counter() - t0
         p8, _ = learn.tta(n=8)
-        rows.append((acc(p, t), acc(p4, t), acc(p8, t)))
-        print(f"{seed:>4}  {rows[-1][0]:>7.4f}  {rows[-1][1]:>7.4f}  {rows[-1][2]:>7.4f}  {dt:>9.2f}")
-    means = [statistics.mean(c) for c in zip(*rows)]
-    print(f"mean  {means[0]:>7.4f}  {means[1]:>7.4f}  {means[2]:>7.4f}")
+        rows.append((acc(p, t), acc(p4, t), acc(p8, t), nll(p, t), nll(p4, t)))
+        r = rows[-1]
+        print(f"{seed:>4}  {r[0]:>7.4f}  {r[1]:>7.4f}  {r[2]:>7.4f}  {r[3]:>9.4f}  {r[4]:>7.4f}  {dt:>9.2f}")
+    m = [statistics.mean(c) for c in zip(*rows)]
+    print(f"mean  {m[0]:>7.4f}  {m[1]:>7.4f}  {m[2]:>7.4f}  {m[3]:>9.4f}  {m[4]:>7.4f}")
 
     from torchloom_vision import fashion_sample_path
 

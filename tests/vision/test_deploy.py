@@ -207,3 +207,14 @@ def test_bad_exports_are_refused_with_clear_errors(exports, tmp_path):
         load_exported(model)
     with pytest.raises(InvalidExportError, match="not a loadable ONNX model"):
         load_exported(model, check_hash=False)
+
+
+def test_preprocessing_the_reader_cannot_describe_is_an_error_before_anything_is_written(tmp_path):
+    from torchloom_vision import ImageDataLoaders, PILImageBW, SmallResNet, aug_transforms, vision_learner
+
+    dls = ImageDataLoaders.from_folder(fashion_sample_path(), img_cls=PILImageBW, bs=16, seed=0,
+                                       batch_tfms=aug_transforms(size=24))
+    learn = vision_learner(dls, SmallResNet, progress=False)
+    with pytest.raises(ValueError, match=r"AffineCoordTfm\(size=\[24, 24\]\).*item_tfms=Resize"):
+        learn.export(tmp_path / "m", format="torch.export")
+    assert not list(tmp_path.iterdir())

@@ -75,6 +75,7 @@ class _Evil:
         return (open, (self.marker, "w"))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_a_pickle_hidden_in_a_torch_export_archive_is_refused_and_never_runs(pt2, tmp_path):
     marker = tmp_path / "pwned"
     evil = pickle.dumps(_Evil(str(marker)))

@@ -84,6 +84,15 @@ def _output_info(loss_func: Any) -> dict[str, Any]:
     return info
 
 
+def _dynamic_axes(entry: Any, xs: tuple[torch.Tensor, ...]) -> list[dict[int, Any]]:
+    """Per input: the batch axis, plus the axes the reader declares variable (``dynamic_axes = {1: "seq"}``,
+    e.g. a text reader's sequence length)."""
+    extra = dict(getattr(entry.load(), "dynamic_axes", {}) or {}) if entry is not None else {}
+    dims = {name: torch.export.Dim(name, min=1) for name in extra.values()}
+    batch = torch.export.Dim("batch", min=1)
+    return [{0: batch, **{int(a): dims[n] for a, n in extra.items() if int(a) < x.ndim}} for x in xs]
+
+
 def _save_atomic(path: Path, write: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
     try:
@@ -101,32 +110,33 @@ def export_portable(learn: Any, fname: str | os.PathLike, format: str) -> Path:
 
     if format not in SUFFIX:
         raise ValueError(f"unknown export format {format!r}; formats are 'safetensors', {', '.join(map(repr, SUFFIX))}")
+    if format == "onnx":
+        try:
+            import onnxscript  # noqa: F401  (torch's ONNX exporter needs it)
+        except ImportError:
+            raise ImportError("format='onnx' needs torch's ONNX exporter dependencies: pip install onnx onnxscript "
+                              "(or pip install 'torchloom[onnx]')") from None
+    entry, desc = describe_data(learn.dls)  # before writing anything: a data it cannot describe is an error
     path = _target_path(learn, fname, format)
     path.parent.mkdir(parents=True, exist_ok=True)
     xs = _example_inputs(learn)
     names = ["input"] if len(xs) == 1 else [f"input{i}" for i in range(len(xs))]
     model = copy.deepcopy(learn.model).cpu().eval().to(memory_format=torch.contiguous_format)
     wrapper = _WithActivation(model, getattr(learn.loss_func, "activation", None)).eval()
-    batch = torch.export.Dim("batch", min=1)
+    dyn = _dynamic_axes(entry, xs)
     with torch.no_grad():
-        ep = torch.export.export(wrapper, xs, dynamic_shapes=(tuple({0: batch} for _ in xs),))
+        ep = torch.export.export(wrapper, xs, dynamic_shapes=(tuple(dyn),))
     if format == "torch.export":
         _save_atomic(path, lambda p: torch.export.save(ep, p))
     else:
-        try:
-            import onnxscript  # noqa: F401  (torch's ONNX exporter needs it)
-        except ImportError:
-            raise ImportError("format='onnx' needs torch's ONNX exporter dependencies: pip install onnx onnxscript "
-                              "(or pip install 'torchloom[onnx]')") from None
         prog = torch.onnx.export(ep, xs, input_names=names, output_names=["output"], dynamo=True,
                                  external_data=False, verbose=False)
         _save_atomic(path, lambda p: prog.save(str(p)))
-    entry, desc = describe_data(learn.dls)
     spec = {
         "format": format, "torchloom": __version__, "plugin_api": PLUGIN_API, "torch": torch.__version__,
         "input_names": names,
-        "inputs": [{"name": n, "shape": [None, *map(int, x.shape[1:])], "dtype": str(x.dtype).removeprefix("torch.")}
-                   for n, x in zip(names, xs)],
+        "inputs": [{"name": n, "shape": [None if i in d else int(s) for i, s in enumerate(x.shape)],
+                    "dtype": str(x.dtype).removeprefix("torch.")} for n, x, d in zip(names, xs, dyn)],
         "output": _output_info(learn.loss_func),
         "classes": _classes(learn.dls),
         "reader": None if entry is None else {"name": entry.name, "dist": entry.dist, "version": entry.version,

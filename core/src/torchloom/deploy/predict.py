@@ -56,8 +56,9 @@ def _decode(out: np.ndarray, spec: dict[str, Any]) -> list[tuple[str, str]]:
 class _Batcher:
     """Collects read samples (and unreadable placeholders, to keep input order) and writes rows per batch."""
 
-    def __init__(self, model: Any, writer: Any, bs: int, probs: bool, skip: bool) -> None:
+    def __init__(self, model: Any, reader: Any, writer: Any, bs: int, probs: bool, skip: bool) -> None:
         self.model, self.writer, self.bs, self.probs, self.skip = model, writer, bs, probs, skip
+        self.collate = getattr(reader, "collate", None)
         self.pending: list[tuple[str, Any, str]] = []
         self.n_ready = 0
         self.n_predicted = 0
@@ -74,7 +75,7 @@ class _Batcher:
         decoded: Iterator[tuple[str, str]] = iter(())
         probs: Iterator[np.ndarray] = iter(())
         if ready:
-            cols = [np.stack(c) for c in zip(*ready)]
+            cols = list(self.collate(ready)) if self.collate is not None else [np.stack(c) for c in zip(*ready)]
             out = self.model(*cols)[0]
             decoded, probs = iter(_decode(out, self.model.spec)), iter(out.reshape(len(out), -1))
         n_cls = len(self.model.classes or ())
@@ -123,7 +124,7 @@ def predict_files(export: str | os.PathLike, inputs: Sequence[str | os.PathLike]
     with sink as f:
         writer = csv.writer(f)
         writer.writerow(header)
-        batcher = _Batcher(model, writer, batch_size, probs, skip)
+        batcher = _Batcher(model, reader, writer, batch_size, probs, skip)
         bar = tqdm(iter_items(paths, reader, column), unit="item", desc="predict", file=sys.stderr,
                    disable=not progress, dynamic_ncols=True)
         with contextlib.closing(bar):

@@ -16,6 +16,10 @@ The target class implements:
   cell itself is the input (text);
 * ``__call__(item: str)``: one sample as a float32/int64 ``numpy`` array (or a tuple of them, one
   per model input), without the batch dimension. Raise any exception for an unreadable item.
+
+Optional: ``collate(samples) -> tuple of batched arrays`` when samples differ in shape (default:
+``numpy.stack`` per input), and ``dynamic_axes = {1: "seq"}``, the axes besides the batch that the
+export keeps variable (e.g. a text reader's sequence length).
 """
 from __future__ import annotations
 
