@@ -10,7 +10,16 @@ import pytest
 import torch
 from torch import nn
 
-from torchloom import Categorize, DataLoaders, Datasets, Learner, TensorBase, Transform, load_exported, predict_files
+from torchloom import (
+    Categorize,
+    DataLoaders,
+    Datasets,
+    Learner,
+    TensorBase,
+    Transform,
+    load_exported,
+    predict_files,
+)
 from torchloom.plugins import reset_registry
 
 READER_PLUGIN = """
