@@ -55,7 +55,7 @@ def main() -> None:
             print(f"{fmt}: export+load {time.perf_counter() - t:.1f} s, max |p - p_cuda| {err:.2e}, argmax agree {agree:.4f}")
             assert err < 5e-3 and agree > 0.99
         out_csv = Path(d) / "preds.csv"
-        proc = subprocess.run([sys.executable, "-m", "torchloom.cli", "predict", str(Path(d) / "m.onnx"),
+        proc = subprocess.run([str(Path(sys.executable).with_name("torchloom")), "predict", str(Path(d) / "m.onnx"),
                                str(fashion_sample_path() / "valid"), "--out", str(out_csv), "--batch-size", "64"],
                               capture_output=True, text=True)
         print(proc.stderr.strip().splitlines()[-1])

@@ -36,10 +36,12 @@ BASE_REQUIREMENTS = [
     "torch==2.14.1", "torchvision==0.29.1", "numpy", "pillow", "pandas", "matplotlib", "pluggy>=1.3",
     "tqdm", "safetensors", "importlib-metadata", "pytest", "setuptools>=64", "wheel",
 ]
-# tox env name -> folder of the plugin distribution it tests (with the kernel alone)
-PLUGIN_DIRS = {
+# tox env name -> folder of the plugin distribution it tests (with the kernel alone), or a list of folders
+# when that plugin depends on another of ours (the dependencies first, the plugin under test last)
+PLUGIN_DIRS: dict[str, str | list[str]] = {
     "vision": "plugins/vision", "mixup": "plugins/mixup", "fp16": "plugins/fp16", "lamb": "plugins/lamb",
-    "ema": "contrib/ema", "template": "contrib/plugin-template",
+    "ema": "contrib/ema", "template": "contrib/plugin-template", "tabular": "plugins/tabular",
+    "collab": ["plugins/tabular", "plugins/collab"],
 }
 # tox envs that install the kernel alone (security: the hostile-file suite, tests/security)
 KERNEL_ONLY_ENVS = ("kernel", "security")
@@ -157,11 +159,13 @@ def prepare(env: str, extra: list[str]) -> None:
     elif env in KERNEL_ONLY_ENVS:
         folders = [ROOT / "core"]
     elif env in PLUGIN_DIRS:
-        folder = ROOT / PLUGIN_DIRS[env]
-        if not (folder / "pyproject.toml").exists():
-            raise SystemExit(f"toxenv: the tox env {env!r} tests the plugin in {PLUGIN_DIRS[env]}/, but "
-                             f"{PLUGIN_DIRS[env]}/pyproject.toml does not exist")
-        folders = [ROOT / "core", folder]
+        dirs = PLUGIN_DIRS[env]
+        folders = [ROOT / "core"]
+        for rel in [dirs] if isinstance(dirs, str) else dirs:
+            if not (ROOT / rel / "pyproject.toml").exists():
+                raise SystemExit(f"toxenv: the tox env {env!r} installs the plugin in {rel}/, but "
+                                 f"{rel}/pyproject.toml does not exist")
+            folders.append(ROOT / rel)
     else:
         raise SystemExit(f"toxenv: unknown env {env!r}; known: {', '.join(KERNEL_ONLY_ENVS)}, integration, bench, {', '.join(PLUGIN_DIRS)}")
     for folder in folders:  # setuptools reuses build/: a stale copy would ship files deleted from src/

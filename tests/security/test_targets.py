@@ -6,7 +6,7 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import write_marker_free
+from sechelpers import write_marker_free
 from torch import nn
 
 import torchloom
@@ -30,7 +30,7 @@ HOSTILE = [
     "torch:load", "torch.hub:load", "torch.utils.cpp_extension:load", "importlib:import_module",
     "torchloom:__builtins__", "torch.nn:__class__", "torch.nn:Module.__subclasses__",
     ".relative:Net", "..up:Net", "torch.__init__:load", "__main__:Net", "os.path:join", "torchloom:os",
-    "torchloom.persist.safe:importlib", "torch:nn", "builtins:__import__", "sys:exit", "posix:system",
+    "torchloom._persist.safe:importlib", "torch:nn", "builtins:__import__", "sys:exit", "posix:system",
     "", ":", "torch:", ":Linear", "torch nn:Linear", "torch.nn:Linear:x", "torch.nn:Lin ear", "a" * 600 + ":x",
 ]
 

@@ -157,7 +157,7 @@ def test_predict_command_errors_are_clear(exports, tmp_path):
     with pytest.raises(FileNotFoundError, match="no such file or folder: .*nope"):
         predict_files(exports["onnx"], [tmp_path / "nope"], progress=False)
     env = dict(os.environ)
-    cmd = [sys.executable, "-m", "torchloom.cli", "predict", str(exports["onnx"])]
+    cmd = [str(Path(sys.executable).with_name("torchloom")), "predict", str(exports["onnx"])]
     (tmp_path / "bad.png").write_bytes(b"garbage")
     proc = subprocess.run(cmd + [str(tmp_path / "bad.png"), "--no-progress"], capture_output=True, text=True,
                           env=env, timeout=120)

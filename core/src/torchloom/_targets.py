@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import keyword
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
+
+from torchloom._target_syntax import MissingTargetError, TargetError, split_target
 
 __all__ = [
     "Allow", "MissingTargetError", "Rule", "TargetError", "exportable_loss", "import_target", "is_marked",
@@ -35,14 +36,6 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 KERNEL = "torchloom"
-
-
-class TargetError(ValueError):
-    """A target named in a file (or passed by code) is malformed or not allowed; nothing was run."""
-
-
-class MissingTargetError(TargetError, ImportError):
-    """An allowed module (the kernel's or an installed plugin's) lacks the module or name asked for."""
 
 
 # --- marks --------------------------------------------------------------------------------------
@@ -108,7 +101,7 @@ def _is_module_class(o: Any) -> bool:
 def _is_loss_class(o: Any) -> bool:
     from torch.nn.modules.loss import _Loss
 
-    from .losses import BaseLoss
+    from torchloom._losses import BaseLoss
 
     return _subclass(o, _Loss) or _subclass(o, BaseLoss) or (isinstance(o, type) and is_marked(o, "loss"))
 
@@ -131,7 +124,7 @@ def _is_loss_function(o: Any) -> bool:
 
 
 def _is_transform_class(o: Any) -> bool:
-    from .transform import Transform
+    from torchloom._transform import Transform
 
     return _subclass(o, Transform)
 
@@ -201,37 +194,17 @@ def _where(source: Any, field: str | None) -> str:
     return ": ".join(p for p in parts if p)
 
 
-def _ident(s: str) -> bool:
-    return s.isidentifier() and not keyword.iskeyword(s) and not s.startswith("__")
 
-
-def split_target(path: Any) -> tuple[str, str]:
-    """``"module:Name"`` -> ``("module", "Name")``; every malformed or dangerous spelling is refused."""
-    if not isinstance(path, str):
-        raise TargetError(f"a target must be a string 'module:Name', got {type(path).__name__}")
-    if len(path) > 512:
-        raise TargetError(f"target is too long ({len(path)} characters)")
-    mod, sep, attr = path.partition(":")
-    if not sep:
-        raise TargetError(f"target {path!r} is not 'module:QualName'")
-    if mod.startswith("."):
-        raise TargetError(f"target {path!r}: relative module names are refused")
-    if not mod or not all(_ident(p) for p in mod.split(".")):
-        raise TargetError(f"target {path!r}: {mod!r} is not a module name (dunder parts are refused)")
-    if "." in attr or ":" in attr:
-        raise TargetError(f"target {path!r}: attribute paths are refused; name one object defined in the module")
-    if not _ident(attr):
-        raise TargetError(f"target {path!r}: {attr!r} is not a plain name (dunder names are refused)")
-    return mod, attr
 
 
 def plugin_packages() -> frozenset[str]:
     """Top-level packages of the installed plugins the registry knows (loaded ones only)."""
-    from .plugins.registry import get_registry
+    from torchloom._plugins.hookspecs import KINDS
+    from torchloom._plugins.manager import get_registry
 
     reg = get_registry()
     pkgs = {p.module.split(".")[0] for p in reg.plugins if p.status == "loaded" and p.module}
-    for kind in ("callback", "transform", "stepper", "dataset"):
+    for kind in KINDS:
         for e in reg.entries(kind):
             if isinstance(e.target, str):
                 pkgs.add(e.target.split(":")[0].split(".")[0])
@@ -264,7 +237,7 @@ def import_target(path: str, allow: Allow, *, source: Any = None, field: str | N
     where = _where(source, field)
     pre = f"{where}: " if where else ""
     if allow.registry_kind is not None and isinstance(path, str) and ":" not in path:
-        from .plugins.registry import get_registry
+        from torchloom._plugins.manager import get_registry
 
         try:
             return get_registry().resolve(allow.registry_kind, path)

@@ -12,7 +12,7 @@ import torch
 from pointdata import items, make_learner
 
 from torchloom import InvalidExportError, load_exported
-from torchloom.deploy.spec import file_sha256
+from torchloom._deploy.spec import file_sha256
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 from pointdata import NAMES, READER, READER_PLUGIN, items, make_learner
 
 from torchloom import MissingPluginError, UnreadableItemError, load_exported, predict_files
-from torchloom.plugins import reset_registry
+from torchloom._plugins import reset_registry
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_a_missing_reader_plugin_names_its_distribution(export):
 
 def test_the_command_streams_to_stdout_with_a_progress_bar(export, site, tmp_path):
     src = _csv(tmp_path / "in.csv", [["point"], ["3 0"], ["-3 0"], ["0 3"]])
-    proc = site.run("", args=["-m", "torchloom.cli", "predict", str(export), str(src), "--batch-size", "2"])
+    proc = site.run("", args=["-m", "torchloom._cli", "predict", str(export), str(src), "--batch-size", "2"])
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0] == "item,prediction,probability"
     assert [r.split(",")[1] for r in proc.stdout.splitlines()[1:]] == ["cat", "dog", "eel"]

@@ -20,7 +20,7 @@ from torchloom import (
     load_exported,
     predict_files,
 )
-from torchloom.plugins import reset_registry
+from torchloom._plugins import reset_registry
 
 READER_PLUGIN = """
 import torchloom

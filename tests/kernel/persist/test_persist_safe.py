@@ -14,8 +14,8 @@ import pytest
 import torch
 from torch import nn
 
-from torchloom.persist.atomic import atomic_write
-from torchloom.persist.safe import (
+from torchloom._persist.atomic import atomic_write
+from torchloom._persist.safe import (
     UnsafeFileError,
     flatten,
     load_file,
@@ -46,7 +46,7 @@ def test_atomic_write_survives_sigkill_mid_write(tmp_path):
     f.write_bytes(b"OLD" * 1000)
     script = textwrap.dedent(f"""
         import sys, time
-        from torchloom.persist.atomic import atomic_write
+        from torchloom._persist.atomic import atomic_write
         with atomic_write({str(f)!r}) as fh:
             fh.write(b"NEW" * 100000)
             fh.flush()
