@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .spec import SUFFIX, write_spec
+from torchloom._deploy.spec import SUFFIX, write_spec
 
 __all__ = ["FORMATS", "export_portable"]
 
@@ -105,9 +105,8 @@ def _save_atomic(path: Path, write: Any) -> None:
 
 def export_portable(learn: Any, fname: str | os.PathLike, format: str) -> Path:
     """Write ``fname.onnx`` or ``fname.pt2`` and its ``.json``; returns the model file's path."""
+    from torchloom._deploy.readers import describe_data
     from torchloom._version import PLUGIN_API, __version__
-
-    from .readers import describe_data
 
     if format not in SUFFIX:
         raise ValueError(f"unknown export format {format!r}; formats are 'safetensors', {', '.join(map(repr, SUFFIX))}")

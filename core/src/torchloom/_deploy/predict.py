@@ -104,10 +104,9 @@ def predict_files(export: str | os.PathLike, inputs: Sequence[str | os.PathLike]
     ``out`` (atomically) or ``stream`` (default: standard output)."""
     from tqdm.auto import tqdm
 
+    from torchloom._deploy.readers import check_inputs, iter_items
+    from torchloom._deploy.runtime import load_exported
     from torchloom._persist.atomic import atomic_write
-
-    from .readers import check_inputs, iter_items
-    from .runtime import load_exported
 
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"--batch-size must be a positive integer, got {batch_size!r}")
@@ -163,9 +162,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _handler(args: argparse.Namespace) -> int:
+    from torchloom._deploy.spec import InvalidExportError
     from torchloom._persist.learner_io import MissingPluginError
-
-    from .spec import InvalidExportError
 
     try:
         s = predict_files(args.export, args.inputs, out=args.out, batch_size=args.batch_size, column=args.column,

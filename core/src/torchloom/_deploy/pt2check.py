@@ -13,7 +13,7 @@ import re
 import zipfile
 from pathlib import Path
 
-from .spec import InvalidExportError
+from torchloom._deploy.spec import InvalidExportError
 
 __all__ = ["check_pt2"]
 

@@ -59,11 +59,10 @@ def describe_data(dls: Any) -> tuple[Any, dict[str, Any]] | tuple[None, None]:
 
 def load_reader(spec: dict[str, Any], source: str | os.PathLike) -> Any:
     """Build the reader an export names; a missing plugin is an error naming the distribution to install."""
+    from torchloom._deploy.spec import InvalidExportError
     from torchloom._persist.learner_io import MissingPluginError
     from torchloom._plugins.errors import UnknownNameError
     from torchloom._plugins.manager import get_registry
-
-    from .spec import InvalidExportError
 
     info = spec.get("reader")
     if not isinstance(info, dict) or not isinstance(info.get("name"), str):

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .spec import InvalidExportError, read_spec
+from torchloom._deploy.spec import InvalidExportError, read_spec
 
 __all__ = ["ExportedModel", "load_exported"]
 
@@ -40,7 +40,7 @@ class ExportedModel:
 
     def reader(self) -> Any:
         """The domain reader named in the export (``MissingPluginError`` names the distribution if absent)."""
-        from .readers import load_reader
+        from torchloom._deploy.readers import load_reader
 
         return load_reader(self.spec, self.path)
 
@@ -71,7 +71,7 @@ def _onnx(path: Path, spec: dict[str, Any]) -> ExportedModel:
 def _torch_export(path: Path, spec: dict[str, Any]) -> ExportedModel:
     import torch
 
-    from .pt2check import check_pt2
+    from torchloom._deploy.pt2check import check_pt2
 
     check_pt2(path)
     try:
