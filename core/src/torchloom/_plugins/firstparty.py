@@ -11,11 +11,11 @@ _PROVIDERS: dict[str, tuple[str, ...]] = {
         "random_erasing", "to_tensor", "flip_lr", "dihedral", "rotate", "zoom", "warp", "brightness",
         "contrast", "saturation", "hue", "lighting", "resize", "random_resized_crop", "crop_pad",
         "normalize", "aug_transforms", "image_to_tensor", "pil_image", "pil_mask", "resnet18", "resnet34",
-        "resnet50", "xresnet", "channels_last", "vision",
+        "resnet50", "xresnet", "channels_last", "vision", "image_reader",
     ),
     "torchloom-text": (
         "rotten-tomatoes", "tokenize", "numericalize", "awd_lstm", "ulmfit", "lm_data", "rnn_regularizer",
-        "rnn_callback", "text",
+        "rnn_callback", "text", "text_reader",
     ),
     "torchloom-tabular": ("adult", "categorify", "fill_missing", "normalize_tab", "tabular"),
     "torchloom-collab": ("movielens", "embedding_dot_bias", "embedding_nn", "collab"),
