@@ -20,14 +20,14 @@ PKG = Path(torchloom.__file__).parent
 #: ``"module:Name"`` targets (it asks the registry for registered names) and the safe file format.
 LAYERS: list[tuple[str, list[str]]] = [
     ("base", ["_version", "_lazy", "_download", "_tensors", "_losses", "optim._steppers", "optim._optimizer",
-              "optim._wrapper", "_persist.atomic", "_target_syntax"]),
+              "optim._wrapper", "_persist.atomic", "_target_syntax", "data._workers"]),
     ("registry", ["_plugins.errors", "_plugins.firstparty", "_plugins.hookspecs", "_plugins.registry",
                   "_plugins.builtin", "_plugins.manager"]),
     ("dispatch/transform", ["_dispatch", "_transform"]),
     ("targets", ["_targets", "_persist.safe"]),
-    ("data", ["data._splitters", "data._getters", "data._show", "data._transforms", "data._dataloader",
+    ("data", ["data._workers", "data._splitters", "data._getters", "data._show", "data._transforms", "data._dataloader",
               "data._dataloaders", "data._lists", "data._block", "data._spec", "data._load_dataset"]),
-    ("callback", ["callbacks._base", "_metrics", "callbacks._core", "callbacks._progress", "callbacks._training",
+    ("callback", ["callbacks._base", "callbacks._guards", "_metrics", "callbacks._core", "callbacks._progress", "callbacks._training",
                   "callbacks._trackers", "callbacks._checkpoint", "callbacks._schedule"]),
     ("learner", ["_learner", "_learner_cbs", "_learner_use", "_learner_infer", "_learner_fit",
                  "_persist.learner_io", "_tta", "_deploy.spec", "_deploy.readers", "_deploy.export"]),

@@ -270,3 +270,24 @@ def show_image(im: Any, ax: Any = None, figsize: tuple | None = None, title: str
         ax.set_title(title)
     ax.axis("off")
     return ax
+
+
+def same_device(a: torch.device, b: torch.device) -> bool:
+    """Whether two devices are the same one (``cuda`` and ``cuda:0`` are, when device 0 is current)."""
+    if a.type != b.type:
+        return False
+    if a.index == b.index or a.type == "cpu":
+        return True
+    cur = torch.cuda.current_device() if a.type == "cuda" and torch.cuda.is_available() else 0
+    return (a.index if a.index is not None else cur) == (b.index if b.index is not None else cur)
+
+
+def batch_to_device(b: Any, dev: torch.device) -> Any:
+    """``b`` (tensors in tuples, lists, dicts) on ``dev``; tensors already there are not copied."""
+    if isinstance(b, torch.Tensor):
+        return b if same_device(b.device, dev) else b.to(dev, non_blocking=True)
+    if isinstance(b, (tuple, list)):
+        return type(b)(batch_to_device(o, dev) for o in b)
+    if isinstance(b, dict):
+        return {k: batch_to_device(v, dev) for k, v in b.items()}
+    return b

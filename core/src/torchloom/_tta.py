@@ -23,7 +23,9 @@ def _has_train_only(pipelines: list[Any]) -> bool:
 
 def tta(learn: Any, ds_idx: int = 1, dl: Any = None, n: int = 4, beta: float | None = 0.25,
         use_max: bool = False) -> tuple[Any, Tensor]:
-    """``Learner.tta`` (see its docstring)."""
+    """``(preds, targets)`` with test-time augmentation (fastai's) on dataset ``ds_idx`` (or ``dl``): ``n``
+    passes with the training transforms on, averaged (``use_max``: maxed), mixed with the plain prediction
+    as ``lerp(aug, plain, beta)``; ``beta=None`` returns ``((aug, plain), targets)`` unmixed."""
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"tta: n must be a positive number of augmented passes, got {n!r}")
     if beta is not None and not 0.0 <= beta <= 1.0:
@@ -42,7 +44,7 @@ def tta(learn: Any, ds_idx: int = 1, dl: Any = None, n: int = 4, beta: float | N
         if not _has_train_only([aug_dl.after_item, aug_dl.before_batch, aug_dl.after_batch,
                                 *(getattr(t, "tfms", None) for t in tls)]):
             warnings.warn("tta: the data has no train-only (random) transforms, so augmented predictions equal "
-                          "the plain ones; returning the plain predictions", UserWarning, stacklevel=3)
+                          "the plain ones; returning the plain predictions", UserWarning, stacklevel=2)
             return ((preds, preds) if beta is None and not use_max else preds), targs
         aug = torch.stack([learn.get_preds(dl=aug_dl)[0] for _ in range(n)])
     aug_preds = aug.max(0)[0] if use_max else aug.mean(0)

@@ -19,7 +19,7 @@ from torch import nn
 
 from torchloom._deploy.spec import SUFFIX, write_spec
 
-__all__ = ["FORMATS", "export_portable"]
+__all__ = ["FORMATS", "export", "export_portable"]
 
 FORMATS = tuple(SUFFIX)
 _ACTIVATIONS = {"CrossEntropyLossFlat": ("softmax", "argmax"), "BCEWithLogitsLossFlat": ("sigmoid", "threshold")}
@@ -145,3 +145,14 @@ def export_portable(learn: Any, fname: str | os.PathLike, format: str) -> Path:
     }
     write_spec(path, spec)
     return path
+
+
+def export(learn: Any, fname: str | os.PathLike = "export", format: str = "safetensors") -> Path:
+    """``Learner.export``: the safetensors export ``load_learner`` reads (default), or with
+    ``format="onnx"`` / ``"torch.export"`` a portable model file plus a JSON of its preprocessing, for
+    runtimes without torchloom (``load_exported``, ``torchloom predict``)."""
+    if format == "safetensors":
+        from torchloom._persist.learner_io import export as export_safetensors
+
+        return export_safetensors(learn, fname)
+    return export_portable(learn, fname, format)

@@ -194,8 +194,8 @@ class DataLoader:
     item (in workers), ``before_batch`` on the list of items, ``create_batch`` collates (default: typed
     ``collate``), ``after_batch`` runs on the batch on ``device`` in the main process.
     ``timeout`` (with ``num_workers``): seconds to wait for one batch, default ``TORCHLOOM_WORKER_TIMEOUT``
-    or 600 (0 waits forever); a hung, crashed or killed worker raises ``WorkerError`` naming the batch,
-    its items and the worker.
+    or 600 (0 waits forever); a hung, crashed or killed worker raises ``WorkerError`` naming the batch(es)
+    and their items.
     """
 
     def __init__(self, dataset: Any, bs: int = 64, shuffle: bool = False, drop_last: bool = False,

@@ -1,10 +1,13 @@
 """A tiny learner on synthetic tensors, for tests of callbacks and plugins (CPU, about a second)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from torchloom._learner import Learner
 
 __all__ = ["RegModel", "SynthDataLoaders", "synth_learner"]
 
@@ -75,7 +78,7 @@ class _Loader:
 
 def synth_learner(n_train: int = 160, n_valid: int = 80, bs: int = 16, lr: float = 1e-2,
                   task: str = "regression", n_classes: int = 3, seed: int = 0, quiet: bool = True,
-                  **learner_kwargs: Any) -> Any:
+                  **learner_kwargs: Any) -> Learner:
     """A Learner on synthetic data: ``task="regression"`` (``y = 2x + 3``, ``RegModel``, MSE) or
     ``"classification"`` (Gaussian blobs, a linear layer, cross-entropy, ``n_classes`` classes).
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from torchloom import lazy_exports
 
-__version__ = "0.1.0"
-
 _LAZY: dict[str, str] = {
     "TabularProc": "procs", "Categorify": "procs", "FillMissing": "procs", "FillStrategy": "procs",
     "Normalize": "procs",
@@ -21,7 +19,7 @@ _LAZY: dict[str, str] = {
     "adult": "datasets", "Adult": "datasets",
 }
 
-__all__ = sorted(_LAZY) + ["__version__"]
+__all__ = sorted(_LAZY)
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY, extra=__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, extra=__all__, dist="torchloom-tabular")

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch import Tensor
 
 from torchloom import DataLoader, DataLoaders, RandomSplitter, to_device
 
@@ -210,6 +209,3 @@ class TabularDataLoaders(DataLoaders):
     def show_batch(self, b: Any = None, max_n: int = 10, ctxs: Any = None, show: bool = True,
                    **kwargs: Any) -> pd.DataFrame:
         return self.train.show_batch(b, max_n=max_n, show=show)
-
-    def new_empty(self) -> TabularDataLoaders:
-        return self
