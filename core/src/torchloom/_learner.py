@@ -17,11 +17,11 @@ from typing import Any
 import torch
 from torch import nn
 
+import torchloom._deploy.export as _dexport
 import torchloom._learner_cbs as _cbs
 import torchloom._learner_fit as _fit
 import torchloom._learner_infer as _infer
 import torchloom._learner_use as _use
-import torchloom._deploy.export as _dexport
 import torchloom._persist.learner_io as _io
 import torchloom._tta as _tta
 from torchloom._metrics import mk_metric
