@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, list[str]]] = [
                   "_plugins.builtin", "_plugins.manager"]),
     ("dispatch/transform", ["_dispatch", "_transform"]),
     ("targets", ["_targets", "_persist.safe"]),
-    ("data", ["data._workers", "data._splitters", "data._getters", "data._show", "data._transforms", "data._dataloader",
+    ("data", ["data._splitters", "data._getters", "data._show", "data._transforms", "data._dataloader",
               "data._dataloaders", "data._lists", "data._block", "data._spec", "data._load_dataset"]),
     ("callback", ["callbacks._base", "callbacks._guards", "_metrics", "callbacks._core", "callbacks._progress", "callbacks._training",
                   "callbacks._trackers", "callbacks._checkpoint", "callbacks._schedule"]),
