@@ -32,9 +32,10 @@ LAYERS: list[tuple[str, list[str]]] = [
                   "callbacks._training", "callbacks._trackers", "callbacks._checkpoint", "callbacks._schedule",
                   "callbacks._compile", "_distributed.sync", "_distributed.ddp"]),
     ("learner", ["_learner", "_learner_cbs", "_learner_use", "_learner_infer", "_learner_fit",
-                 "_persist.learner_io"]),
+                 "_persist.learner_io", "_tta", "_deploy.spec", "_deploy.readers", "_deploy.export"]),
     ("features", ["_persist.load_learner", "testing._events", "testing._synth", "testing._contract",
-                  "testing._discovery", "testing", "_cli", "_newplugin"]),
+                  "testing._discovery", "testing", "_cli", "_newplugin", "_deploy", "_deploy.pt2check",
+                  "_deploy.runtime", "_deploy.predict"]),
 ]
 #: package ``__init__`` files that only re-export names lazily (they import ``_lazy`` and ``_version``).
 NAMESPACES = ["", "data", "optim", "callbacks", "_plugins", "_persist"]

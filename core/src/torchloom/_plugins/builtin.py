@@ -61,3 +61,5 @@ def register_transforms(register: Register) -> None:
 def register_commands(cli: CommandRegistrar) -> None:
     cli.add_command("plugins", "torchloom._cli:configure_plugins", "list installed plugins and what they provide")
     cli.add_command("new-plugin", "torchloom._newplugin:configure", "create a new plugin from the template")
+    cli.add_command("predict", "torchloom._deploy.predict:configure",
+                    "stream files through a portable export (onnx / torch.export) into a CSV of predictions")

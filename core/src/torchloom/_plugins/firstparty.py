@@ -12,7 +12,7 @@ _PROVIDERS: dict[str, tuple[str, ...]] = {
     "torchloom-vision": (
         "fashion-mnist", "fashion-sample", "add_mask_codes", "affine_coord", "brightness", "contrast", "crop_pad",
         "dihedral", "flip", "lighting", "normalize", "point_scaler", "random_erasing", "random_resized_crop",
-        "resize", "rotate", "to_tensor", "warp", "zoom",
+        "resize", "rotate", "to_tensor", "warp", "zoom", "image_reader",
     ),
     "torchloom-text": (
         "rotten-tomatoes", "tokenize", "numericalize", "awd_lstm", "ulmfit", "lm_data", "rnn_regularizer",
