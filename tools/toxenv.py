@@ -11,6 +11,7 @@ Usage (from tox, with the env's python)::
 
     python tools/toxenv.py prepare kernel            # kernel only
     python tools/toxenv.py prepare vision            # kernel + plugins/vision
+    python tools/toxenv.py prepare gan               # kernel + plugins/gan + plugins/vision (its dependency)
     python tools/toxenv.py prepare integration       # kernel + every plugin
     python tools/toxenv.py prepare bench --extra fastai==2.8.12
 Only the standard library is used.
@@ -36,10 +37,12 @@ BASE_REQUIREMENTS = [
     "torch==2.14.1", "torchvision==0.29.1", "numpy", "pillow", "pandas", "matplotlib", "pluggy>=1.3",
     "tqdm", "safetensors", "importlib-metadata", "pytest", "setuptools>=64", "wheel",
 ]
-# tox env name -> folder of the plugin distribution it tests (with the kernel alone)
-PLUGIN_DIRS = {
+# tox env name -> folder(s) of the plugin distribution(s) it installs beside the kernel: the plugin under
+# test first, then the plugins it declares as dependencies (the isolation check allows exactly these)
+PLUGIN_DIRS: dict[str, str | tuple[str, ...]] = {
     "vision": "plugins/vision", "mixup": "plugins/mixup", "fp16": "plugins/fp16", "lamb": "plugins/lamb",
     "ema": "contrib/ema", "template": "contrib/plugin-template",
+    "gan": ("plugins/gan", "plugins/vision"),
 }
 PTH_NAME = "_torchloom_base.pth"
 
@@ -155,11 +158,14 @@ def prepare(env: str, extra: list[str]) -> None:
     elif env == "kernel":
         folders = [ROOT / "core"]
     elif env in PLUGIN_DIRS:
-        folder = ROOT / PLUGIN_DIRS[env]
-        if not (folder / "pyproject.toml").exists():
-            raise SystemExit(f"toxenv: the tox env {env!r} tests the plugin in {PLUGIN_DIRS[env]}/, but "
-                             f"{PLUGIN_DIRS[env]}/pyproject.toml does not exist")
-        folders = [ROOT / "core", folder]
+        dirs = PLUGIN_DIRS[env]
+        folders = [ROOT / "core"]
+        for rel in (dirs,) if isinstance(dirs, str) else dirs:
+            folder = ROOT / rel
+            if not (folder / "pyproject.toml").exists():
+                raise SystemExit(f"toxenv: the tox env {env!r} installs the plugin in {rel}/, but "
+                                 f"{rel}/pyproject.toml does not exist")
+            folders.append(folder)
     else:
         raise SystemExit(f"toxenv: unknown env {env!r}; known: kernel, integration, bench, {', '.join(PLUGIN_DIRS)}")
     for folder in folders:  # setuptools reuses build/: a stale copy would ship files deleted from src/
