@@ -45,8 +45,9 @@ def ours_models(nf: int, seed: int) -> tuple[torch.nn.Module, torch.nn.Module]:
 
 
 def run_torchloom(batches: list, valid: list, init: tuple, nf: int, lr: float) -> tuple[torch.nn.Module, float, float]:
-    from torchloom import Adam
     from torchloom_gan import FixedGANSwitcher, GANLearner, bce_crit_loss, bce_gen_loss
+
+    from torchloom import Adam
 
     g, c = ours_models(nf, 0)
     g.load_state_dict(init[0])

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import numpy as np
+from ganhelp import tiny_models
+from torchloom_gan import GANLoss, GANModule, gan_dataloaders, wgan_crit_loss, wgan_gen_loss
 
 from torchloom import Learner
 from torchloom.testing import CallbackContract
-from torchloom_gan import GANLoss, GANModule, gan_dataloaders, wgan_crit_loss, wgan_gen_loss
-
-from ganhelp import tiny_models
 
 
 def gan_learner():

@@ -4,9 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from ganhelp import needs_fashion, tiny_models
 from torch import nn
-
-from torchloom import DataLoader, DataLoaders, Learner, PluginConflictError
 from torchloom_gan import (
     FixedGANSwitcher,
     GANLearner,
@@ -19,7 +18,7 @@ from torchloom_gan import (
     wgan_gen_loss,
 )
 
-from ganhelp import needs_fashion, tiny_models
+from torchloom import DataLoader, DataLoaders, Learner, PluginConflictError
 
 
 @needs_fashion

@@ -3,11 +3,17 @@ from __future__ import annotations
 
 import pytest
 import torch
+from ganhelp import needs_fashion, tiny_models
+from torchloom_gan import (
+    FixedGANSwitcher,
+    GANDiscriminativeLR,
+    GANLearner,
+    GANOptimizer,
+    fashion_gan_dls,
+    sample,
+)
 
 from torchloom import Callback, Checkpoint, load_learner
-from torchloom_gan import FixedGANSwitcher, GANDiscriminativeLR, GANLearner, GANOptimizer, fashion_gan_dls, sample
-
-from ganhelp import needs_fashion, tiny_models
 
 pytestmark = needs_fashion
 

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from torchloom import Callback, Learner
+from ganhelp import needs_fashion, tiny_models
 from torchloom_gan import (
     AdaptiveGANSwitcher,
     FixedGANSwitcher,
@@ -18,7 +17,7 @@ from torchloom_gan import (
     wgan_gen_loss,
 )
 
-from ganhelp import needs_fashion, tiny_models
+from torchloom import Callback, Learner
 
 pytestmark = needs_fashion
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
-
-from torchloom import Adam
 from torchloom_gan import (
     GANLoss,
     GANModule,
@@ -25,6 +23,8 @@ from torchloom_gan import (
     wgan_crit_loss,
     wgan_gen_loss,
 )
+
+from torchloom import Adam
 
 
 def test_gan_module_routes_to_the_selected_network():

@@ -37,8 +37,8 @@ def save_grid(images: Tensor, path: Path, nrow: int = 8, scale: int = 3) -> Path
 def main(argv: list[str] | None = None) -> int:
     from torchloom import Adam
 
-    from .learner import GANLearner, sample
     from .data import fashion_gan_dls
+    from .learner import GANLearner, sample
     from .models import basic_critic, basic_generator
     from .quality import QualityScorer
 
