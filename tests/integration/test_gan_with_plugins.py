@@ -70,8 +70,16 @@ def test_ema_averages_the_generator_and_samples_from_it(learn):
     assert ema.n_updates == 4  # every step of either network
     avg = ema.averaged_state()
     assert any(k.startswith("generator.") for k in avg) and any(k.startswith("critic.") for k in avg)
-    live = learn.generate(4, seed=0)
+    from torchloom_gan import sample
+
+    live = sample(learn.model.generator, 4, seed=0)          # the module as trained
     with ema.averaged():
-        averaged = learn.generate(4, seed=0)
+        averaged = sample(learn.model.generator, 4, seed=0)  # the averaged generator
     assert not torch.equal(live, averaged)
-    assert torch.equal(learn.generate(4, seed=0), live), "the live weights were not restored"
+    assert torch.equal(sample(learn.model.generator, 4, seed=0), live), "the live weights were not restored"
+    # get_preds / generate sample from the averaged generator (as ema validates with the average)
+    with_ema = learn.generate(4, seed=0)
+    with learn.removed_cbs("ema"):
+        without = learn.generate(4, seed=0)
+    assert not torch.equal(with_ema, without)
+    assert torch.equal(learn.generate(4, seed=0), with_ema)
