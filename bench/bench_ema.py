@@ -86,7 +86,7 @@ def main() -> None:
         "learner": lambda m: learner_loop(m, batches, False),
         "learner+ema": lambda m: learner_loop(m, batches, True),
     }
-    from torchloom.plugins import get_registry
+    from torchloom import get_registry
 
     if "ema" not in get_registry().names("callback"):
         print("torchloom-ema not installed (pip install -e contrib/ema): learner+ema column skipped")

@@ -39,7 +39,7 @@ CASES = [
      "from torchloom import Learner, DataLoaders, DataBlock, accuracy", ""),
     ("plugin discovery: get_registry() (all installed plugins)",
      "import torchloom",
-     "t, c = time.perf_counter(), time.process_time()\nfrom torchloom.plugins import get_registry\n"
+     "t, c = time.perf_counter(), time.process_time()\nfrom torchloom import get_registry\n"
      "reg = get_registry()\n"
      "extra['discovery'] = time.perf_counter() - t\nextra['discovery_cpu'] = time.process_time() - c\n"
      "extra['plugins'] = [p.dist for p in reg.plugins if p.status == 'loaded']\n"

@@ -57,8 +57,7 @@ def setup_raw(base: nn.Module, train: list, valid: list) -> Callable[[], None]:
 
 
 def setup_torchloom(base: nn.Module, train: list, valid: list, progress: bool, own_adam: bool) -> Callable[[], None]:
-    from torchloom import Adam, Learner, OptimWrapper
-    from torchloom.callbacks.progress import ProgressCallback
+    from torchloom import Adam, Learner, OptimWrapper, ProgressCallback
 
     opt_func = Adam if own_adam else partial(OptimWrapper, opt=torch.optim.Adam)
     learn = Learner(ListDLs(train, valid), copy.deepcopy(base), nn.CrossEntropyLoss(), opt_func=opt_func,

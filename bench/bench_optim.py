@@ -13,7 +13,7 @@ import argparse
 import torch
 from _common import make_params, median_step_ms, print_optimizer_case
 
-from torchloom.optim.optimizer import Adam
+from torchloom import Adam
 
 
 def bench(width: int, steps: int, rounds: int) -> None:

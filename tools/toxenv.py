@@ -11,7 +11,7 @@ Usage (from tox, with the env's python)::
 
     python tools/toxenv.py prepare kernel            # kernel only
     python tools/toxenv.py prepare vision            # kernel + plugins/vision
-    python tools/toxenv.py prepare gan               # kernel + plugins/gan + plugins/vision (its dependency)
+    python tools/toxenv.py prepare gan               # kernel + plugins/vision (its dependency) + plugins/gan
     python tools/toxenv.py prepare integration       # kernel + every plugin
     python tools/toxenv.py prepare bench --extra fastai==2.8.12
 Only the standard library is used.
@@ -37,13 +37,15 @@ BASE_REQUIREMENTS = [
     "torch==2.14.1", "torchvision==0.29.1", "numpy", "pillow", "pandas", "matplotlib", "pluggy>=1.3",
     "tqdm", "safetensors", "importlib-metadata", "pytest", "setuptools>=64", "wheel",
 ]
-# tox env name -> folder(s) of the plugin distribution(s) it installs beside the kernel: the plugin under
-# test first, then the plugins it declares as dependencies (the isolation check allows exactly these)
-PLUGIN_DIRS: dict[str, str | tuple[str, ...]] = {
+# tox env name -> folder of the plugin distribution it tests (with the kernel alone), or a list of folders
+# when that plugin depends on another of ours (the dependencies first, the plugin under test last)
+PLUGIN_DIRS: dict[str, str | list[str]] = {
     "vision": "plugins/vision", "mixup": "plugins/mixup", "fp16": "plugins/fp16", "lamb": "plugins/lamb",
-    "ema": "contrib/ema", "template": "contrib/plugin-template",
-    "gan": ("plugins/gan", "plugins/vision"),
+    "ema": "contrib/ema", "template": "contrib/plugin-template", "tabular": "plugins/tabular",
+    "collab": ["plugins/tabular", "plugins/collab"], "gan": ["plugins/vision", "plugins/gan"],
 }
+# tox envs that install the kernel alone (security: the hostile-file suite, tests/security)
+KERNEL_ONLY_ENVS = ("kernel", "security")
 PTH_NAME = "_torchloom_base.pth"
 
 
@@ -155,19 +157,18 @@ def prepare(env: str, extra: list[str]) -> None:
     link_base(ensure_base(BASE_REQUIREMENTS))
     if env == "integration" or env == "bench":
         folders = [ROOT / "core", *_all_plugin_dirs()]
-    elif env == "kernel":
+    elif env in KERNEL_ONLY_ENVS:
         folders = [ROOT / "core"]
     elif env in PLUGIN_DIRS:
         dirs = PLUGIN_DIRS[env]
         folders = [ROOT / "core"]
-        for rel in (dirs,) if isinstance(dirs, str) else dirs:
-            folder = ROOT / rel
-            if not (folder / "pyproject.toml").exists():
+        for rel in [dirs] if isinstance(dirs, str) else dirs:
+            if not (ROOT / rel / "pyproject.toml").exists():
                 raise SystemExit(f"toxenv: the tox env {env!r} installs the plugin in {rel}/, but "
                                  f"{rel}/pyproject.toml does not exist")
-            folders.append(folder)
+            folders.append(ROOT / rel)
     else:
-        raise SystemExit(f"toxenv: unknown env {env!r}; known: kernel, integration, bench, {', '.join(PLUGIN_DIRS)}")
+        raise SystemExit(f"toxenv: unknown env {env!r}; known: {', '.join(KERNEL_ONLY_ENVS)}, integration, bench, {', '.join(PLUGIN_DIRS)}")
     for folder in folders:  # setuptools reuses build/: a stale copy would ship files deleted from src/
         shutil.rmtree(folder / "build", ignore_errors=True)
     # pip always reinstalls local project folders (fresh code each run); their dependencies resolve

@@ -10,8 +10,7 @@ import torch
 from torch import nn
 from torchloom_ema import EMA
 
-from torchloom import CancelStepException, Learner
-from torchloom.callback import FuncCallback
+from torchloom import CancelStepException, FuncCallback, Learner
 from torchloom.testing import CallbackContract
 
 N_BATCHES = 4
@@ -282,7 +281,7 @@ class TestEMAContract(CallbackContract):
 
 
 def test_state_is_saved_in_checkpoints_and_resume_matches_an_uninterrupted_run(tmp_path):
-    from torchloom.callbacks.checkpoint import Checkpoint
+    from torchloom import Checkpoint
 
     ref = make_learner(path=tmp_path / "ref")
     ref.use("ema", decay=0.9).add_cb(Checkpoint())

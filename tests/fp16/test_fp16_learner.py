@@ -9,10 +9,15 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from torchloom_fp16 import BF16, FP16
 
-from torchloom import CrossEntropyLossFlat, Learner
-from torchloom.callback import Callback, FuncCallback
-from torchloom.callbacks.training import GradientAccumulation, GradientClip
-from torchloom.plugins import get_registry
+from torchloom import (
+    Callback,
+    CrossEntropyLossFlat,
+    FuncCallback,
+    GradientAccumulation,
+    GradientClip,
+    Learner,
+    get_registry,
+)
 
 
 def make_learner(n=128, bs=16, seed=0, **kw):

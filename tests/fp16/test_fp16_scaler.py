@@ -8,8 +8,7 @@ import torch
 from torch import nn
 from torchloom_fp16 import BF16, FP16, MixedPrecision, to_float
 
-from torchloom import CancelStepException
-from torchloom.optim.optimizer import SGD
+from torchloom import SGD, CancelStepException
 
 
 def make(cb):

@@ -22,7 +22,7 @@ for _dist in ("torchloom_mixup", "torchloom_lamb", "torchloom_ema", "torchloom_f
 
 
 def test_cli_lists_every_first_party_distribution():
-    out = subprocess.run([sys.executable, "-m", "torchloom.cli", "plugins", "--json"], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "torchloom._cli", "plugins", "--json"], capture_output=True,
                          text=True, check=True).stdout
     listed = json.dumps(json.loads(out))
     for dist in ("torchloom-vision", "torchloom-mixup", "torchloom-fp16", "torchloom-lamb", "torchloom-ema"):

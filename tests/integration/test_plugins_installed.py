@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from torchloom.cli import main
-from torchloom.plugins import KINDS, get_registry, reset_registry
-from torchloom.plugins.firstparty import FIRST_PARTY
+from torchloom._cli import main
+from torchloom._plugins import KINDS, get_registry, reset_registry
+from torchloom._plugins.firstparty import FIRST_PARTY
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fakedist import Site
 
-from torchloom.plugins import Registry, get_registry, reset_registry
+from torchloom._plugins import Registry, get_registry, reset_registry
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ def register_callbacks(register):
              slot="fx", requires=("recorder",), doc="adds sparkle", flavour="gold")
 
 @torchloom.hookimpl
-def register_steppers(register):
-    register("{prefix}sparkle_opt", "{pkg}.heavy:make_opt", optimizer=True, doc="a sparkly optimizer")
+def register_optimizers(register):
+    register("{prefix}sparkle_opt", "{pkg}.heavy:make_opt", doc="a sparkly optimizer")
 
 @torchloom.hookimpl
 def register_datasets(register):
@@ -106,7 +106,7 @@ class Site:
 # Prints the registry state and the warnings of discovery as JSON (used with Site.run).
 PROBE = """
 import json, sys, warnings
-from torchloom.plugins import get_registry, PluginWarning
+from torchloom._plugins import get_registry, PluginWarning
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     reg = get_registry()

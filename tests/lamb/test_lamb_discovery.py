@@ -5,4 +5,4 @@ from torchloom.testing import assert_discovery_is_lazy
 
 
 def test_discovery_imports_only_the_plugin_module():
-    assert_discovery_is_lazy("stepper", "lamb", "torchloom_lamb.optimizer")
+    assert_discovery_is_lazy("optimizer", "lamb", "torchloom_lamb.optimizer")

@@ -6,19 +6,18 @@ import torch
 from torch import nn
 from torchloom_lamb import Lamb, lamb_step
 
-from torchloom import CrossEntropyLossFlat, Learner
-from torchloom.plugins import get_registry
+from torchloom import CrossEntropyLossFlat, Learner, UnknownNameError, get_registry
 from torchloom.testing import SynthDataLoaders, synth_learner
 
 
 def test_registered_as_optimizer_and_stepper():
     reg = get_registry()
-    opt = reg.entry("stepper", "lamb")
-    assert opt.dist == "torchloom-lamb" and opt.extra.get("optimizer") is True
+    opt = reg.entry("optimizer", "lamb")
+    assert opt.dist == "torchloom-lamb" and opt.kind == "optimizer" and reg.get("stepper", "lamb") is None
     assert opt.load() is Lamb
     step = reg.entry("stepper", "lamb_step")
-    assert not step.extra.get("optimizer") and step.load() is lamb_step
-    assert sorted(reg.plugin("torchloom-lamb").provides["stepper"]) == ["lamb", "lamb_step"]
+    assert reg.get("optimizer", "lamb_step") is None and step.load() is lamb_step
+    assert reg.plugin("torchloom-lamb").provides == {"optimizer": ["lamb"], "stepper": ["lamb_step"]}
 
 
 def test_opt_func_by_name_builds_a_vectorised_lamb():
@@ -66,3 +65,10 @@ def test_large_batch_training_converges():
 def test_unknown_hyper_is_rejected():
     with pytest.raises(TypeError):
         Lamb([torch.zeros(2, requires_grad=True)], betas=(0.9, 0.99))
+
+
+def test_lamb_asked_for_as_a_stepper_names_its_kind_and_does_not_say_install():
+    with pytest.raises(UnknownNameError) as err:
+        get_registry().entry("stepper", "lamb")
+    assert "'lamb' is registered as an optimizer, not a stepper" in str(err.value)
+    assert "pip install" not in str(err.value)

@@ -9,9 +9,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from torchloom_mixup import CutMix, MixedLoss, MixUp
 
-from torchloom import CrossEntropyLossFlat, Learner, accuracy
-from torchloom.callback import FuncCallback
-from torchloom.plugins import get_registry
+from torchloom import CrossEntropyLossFlat, FuncCallback, Learner, accuracy, get_registry
 
 
 def blobs(n=384, d=10, c=3, seed=0):

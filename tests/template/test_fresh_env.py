@@ -80,7 +80,7 @@ def fresh(tmp_path_factory) -> FreshEnv:
 
 
 def test_kernel_comes_from_the_fresh_env(fresh):
-    where = fresh.run(fresh.python, "-c", "import torchloom, torchloom.newplugin as n; print(n.__file__)")
+    where = fresh.run(fresh.python, "-c", "import torchloom, torchloom._newplugin as n; print(n.__file__)")
     assert where.strip().startswith(str(fresh.venv)), where
 
 

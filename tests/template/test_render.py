@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import pytest
 import tomllib
 
-from torchloom.cli import main
-from torchloom.newplugin import NewPluginError, name_taken_by, plugin_names, render_plugin, render_template
+from torchloom._cli import main
+from torchloom._newplugin import NewPluginError, name_taken_by, plugin_names, render_plugin, render_template
 
 REPO = Path(__file__).resolve().parents[2]
 CONTRIB = REPO / "contrib" / "plugin-template"
@@ -132,7 +132,7 @@ def test_cli_renders_into_dir_and_reports_errors(tmp_path, capsys, monkeypatch):
 
 
 def test_console_script_help_lists_new_plugin():
-    out = subprocess.run([sys.executable, "-m", "torchloom.cli", "new-plugin", "--help"],
+    out = subprocess.run([sys.executable, "-m", "torchloom._cli", "new-plugin", "--help"],
                          capture_output=True, text=True, check=True).stdout
     assert "--dir DIR" in out and "NAME" in out
 
@@ -147,7 +147,7 @@ def test_names_other_distributions_provide_are_refused(name, dist, tmp_path):
 
 
 def test_installed_names_count_unless_they_are_the_plugin_itself(monkeypatch, tmp_path):
-    import torchloom.plugins.registry as registry
+    import torchloom._plugins.manager as registry
 
     providers: list[str] = []
     fake = SimpleNamespace(which=lambda name: [SimpleNamespace(dist=d) for d in providers])

@@ -11,7 +11,7 @@ import pytest
 from torchloom_vision.datasets import FASHION_FILES, LOCAL_DIRS, fashion_mnist, load_idx
 
 import torchloom
-from torchloom.download import DownloadError
+from torchloom import DownloadError
 
 
 def write_idx(path: Path, arr: np.ndarray) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from torchloom import TensorBase
-from torchloom.torch_core import show_image
+from torchloom._tensors import show_image
 
 
 class TensorImage(TensorBase):

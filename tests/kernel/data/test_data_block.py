@@ -24,7 +24,7 @@ from torchloom import (
     get_image_files,
     parent_label,
 )
-from torchloom.data.splitters import EndSplitter, MaskSplitter
+from torchloom.data._splitters import EndSplitter, MaskSplitter
 
 
 def read_num(p) -> TensorBase:
@@ -185,7 +185,7 @@ def test_summary_prints_steps(folder_tree, capsys):
 
 
 def test_summary_names_failing_step(folder_tree, capsys):
-    from torchloom.transform import TransformError
+    from torchloom._transform import TransformError
 
     def broken(p):
         raise RuntimeError("cannot read")

@@ -19,9 +19,9 @@ from torchloom import (
     get_files,
     parent_label,
 )
-from torchloom.data.load import CollateError
-from torchloom.data.transforms import LabelNotInVocabError
-from torchloom.transform import TransformError
+from torchloom._transform import TransformError
+from torchloom.data._dataloader import CollateError
+from torchloom.data._transforms import LabelNotInVocabError
 
 
 def read_num(p):

@@ -7,7 +7,7 @@ import torch
 from datahelpers_kernel import TensorImage, make_img
 
 from torchloom import DataLoader, IntToFloatTensor, TensorCategory, Transform
-from torchloom.data.load import CollateError, SkipItemException, collate
+from torchloom.data._dataloader import CollateError, SkipItemException, collate
 
 
 class Items:

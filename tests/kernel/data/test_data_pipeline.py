@@ -3,7 +3,7 @@
 import pytest
 
 from torchloom import Pipeline, Transform
-from torchloom.data.lists import TfmdLists
+from torchloom.data._lists import TfmdLists
 
 
 class Add(Transform):

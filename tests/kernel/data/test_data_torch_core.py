@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from datahelpers_kernel import TensorImage, TensorMask
 
 from torchloom import TensorBase, TensorCategory, TensorMultiCategory, to_device, to_plain
-from torchloom.torch_core import retain_type, retain_types
+from torchloom._tensors import retain_type, retain_types
 
 
 def test_ops_keep_subtype_and_metadata():

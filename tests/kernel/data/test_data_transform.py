@@ -16,7 +16,7 @@ from torchloom import (
     Transform,
     TypeDispatch,
 )
-from torchloom.transform import DisplayedTransform, TransformError
+from torchloom._transform import DisplayedTransform, TransformError
 
 
 class Multi(Transform):

@@ -6,7 +6,7 @@ import torch
 from conftest import tiny
 
 from torchloom import Callback
-from torchloom.callback import CallbackOrderError, FuncCallback, callback, class2attr
+from torchloom.callbacks._base import CallbackOrderError, FuncCallback, callback, class2attr
 
 
 class Named(Callback):
@@ -72,7 +72,7 @@ def test_learn_attribute_named_after_callback_and_removed_with_it():
     assert learn.recorder in learn.cbs and learn.train_eval in learn.cbs
     learn.remove_cb(learn.recorder)
     assert not hasattr(learn, "recorder")
-    assert [type(c).__name__ for c in learn.cbs] == ["TrainEvalCallback", "CastToTensor"]
+    assert [type(c).__name__ for c in learn.cbs] == ["TrainEvalCallback", "CastToTensor", "FitGuard"]
 
 
 def test_remove_cb_by_class_and_name():

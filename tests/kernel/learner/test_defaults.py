@@ -10,8 +10,8 @@ import torch
 from conftest import tiny
 
 from torchloom import Callback, TensorBase, accuracy, error_rate
-from torchloom.callbacks.core import Recorder, format_time
-from torchloom.callbacks.progress import ProgressCallback, display_mode
+from torchloom.callbacks._core import Recorder, format_time
+from torchloom.callbacks._progress import ProgressCallback, display_mode
 
 
 class TypeSpy(torch.nn.Module):
@@ -95,7 +95,7 @@ def test_one_host_sync_per_epoch(monkeypatch):
 
         monkeypatch.setattr(torch.Tensor, attr, counted)
     learn = tiny(task="classification", n_train=64, metrics=[accuracy, error_rate])
-    from torchloom.metrics import F1Score
+    from torchloom._metrics import F1Score
 
     learn.metrics = [accuracy, F1Score(average="macro")]
     learn.fit(3)

@@ -15,7 +15,7 @@ from torchloom import (
     CancelTrainException,
     CancelValidException,
 )
-from torchloom.callback import EVENTS, CancelValidateException, event
+from torchloom.callbacks._base import EVENTS, CancelValidateException, event
 
 EPOCH = ["before_epoch", "before_train", *BATCH_TRAIN, *BATCH_TRAIN, "after_train",
          "before_validate", *BATCH_VALID, "after_validate", "after_epoch"]

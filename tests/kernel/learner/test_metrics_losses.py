@@ -20,7 +20,7 @@ from torchloom import (
     rmse,
     top_k_accuracy,
 )
-from torchloom.metrics import (
+from torchloom._metrics import (
     AccumMetric,
     AvgLoss,
     AvgMetric,

@@ -6,8 +6,8 @@ import sys
 import pytest
 from conftest import tiny
 
-from torchloom.learner import PluginConflictError
-from torchloom.plugins import UnknownNameError, get_registry
+from torchloom import PluginConflictError
+from torchloom._plugins import UnknownNameError, get_registry
 
 PLUGIN = """
 import torchloom
@@ -22,8 +22,8 @@ def register_callbacks(register):
     register("needy", "{pkg}.heavy:Plain", requires=["sparkle"])
 
 @torchloom.hookimpl
-def register_steppers(register):
-    register("sparkle_sgd", "{pkg}.heavy:make_sgd", optimizer=True, doc="SGD, sparkly")
+def register_optimizers(register):
+    register("sparkle_sgd", "{pkg}.heavy:make_sgd", doc="SGD, sparkly")
 """
 
 HEAVY = """
@@ -156,7 +156,7 @@ def test_registered_optimizer_by_name(site):
     assert learn.opt is None
     learn.fit(1)
     assert learn.opt.hypers[0]["mom"] == 0.5
-    assert learn.plugins_used["sparkle_sgd"]["kind"] == "stepper"
+    assert learn.plugins_used["sparkle_sgd"]["kind"] == "optimizer"
     learn.unuse("sparkle_sgd")
     assert learn.opt_func == "sparkle_sgd" and learn.opt is None
 
@@ -168,15 +168,15 @@ def test_unknown_name_lists_installed(site):
 
 def test_stepper_is_not_an_optimizer():
     learn = tiny(opt_func="adam_step")
-    with pytest.raises(ValueError, match="stepper function"):
+    with pytest.raises(UnknownNameError, match="'adam_step' is registered as a stepper, not an optimizer"):
         learn.fit(1)
 
 
 def test_defaults_come_from_the_registry_and_progress_flag():
     names = [e.name for e in get_registry().defaults("callback")]
-    assert names == ["train_eval", "cast_to_tensor", "recorder", "progress"]
+    assert names == ["train_eval", "cast_to_tensor", "recorder", "fit_guard", "progress"]
     assert [c.name for c in tiny(progress=True).cbs] == names
-    assert [c.name for c in tiny(progress=False).cbs] == names[:3]
+    assert [c.name for c in tiny(progress=False).cbs] == names[:4]
     assert tiny(default_cbs=False).cbs == []
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from torchloom.optim.optimizer import (
+from torchloom.optim._optimizer import (
     SGD,
     Adam,
     AdamW,
@@ -18,8 +18,8 @@ from torchloom.optim.optimizer import (
     norm_bias_params,
     set_norm_bias_flags,
 )
-from torchloom.optim.steppers import average_grad, sgd_step, step_stat
-from torchloom.optim.wrapper import OptimWrapper
+from torchloom.optim._steppers import average_grad, sgd_step, step_stat
+from torchloom.optim._wrapper import OptimWrapper
 
 
 def _model(seed=0, bn=True):
@@ -292,7 +292,7 @@ def test_wrapper_accepts_built_optimizer():
 # --- Lookahead ----------------------------------------------------------------------------------
 
 def test_lookahead_interpolates_every_k_steps():
-    from torchloom.optim.optimizer import Lookahead, ranger
+    from torchloom.optim._optimizer import Lookahead, ranger
 
     torch.manual_seed(0)
     p = nn.Parameter(torch.zeros(3))

@@ -8,10 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from torchloom.callback import Callback
-from torchloom.callbacks.training import GradientAccumulation, GradientClip, TerminateOnNaN
-from torchloom.optim.optimizer import SGD
-from torchloom.schedule import (
+from torchloom.callbacks._base import Callback
+from torchloom.callbacks._schedule import (
     ParamScheduler,
     SchedCos,
     SchedExp,
@@ -25,6 +23,8 @@ from torchloom.schedule import (
     steep,
     valley,
 )
+from torchloom.callbacks._training import GradientAccumulation, GradientClip, TerminateOnNaN
+from torchloom.optim._optimizer import SGD
 from torchloom.testing import synth_learner
 
 
@@ -205,7 +205,7 @@ def test_learner_freeze_keeps_batchnorm_training_and_no_wd_on_bn_bias():
 def test_fit_one_cycle_drives_a_wrapped_torch_optimizer():
     from functools import partial
 
-    from torchloom.optim.wrapper import OptimWrapper
+    from torchloom.optim._wrapper import OptimWrapper
 
     learn = _learn(opt_func=partial(OptimWrapper, opt=torch.optim.AdamW))
     betas = []

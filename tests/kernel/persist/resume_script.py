@@ -15,12 +15,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from torchloom.callback import Callback
-from torchloom.callbacks.checkpoint import Checkpoint
-from torchloom.callbacks.training import GradientAccumulation
-from torchloom.data.load import DataLoader
-from torchloom.data.loaders import DataLoaders
-from torchloom.persist.safe import save_file
+from torchloom._persist.safe import save_file
+from torchloom.callbacks._base import Callback
+from torchloom.callbacks._checkpoint import Checkpoint
+from torchloom.callbacks._training import GradientAccumulation
+from torchloom.data._dataloader import DataLoader
+from torchloom.data._dataloaders import DataLoaders
 from torchloom.testing import synth_learner
 
 N_EPOCH = 4

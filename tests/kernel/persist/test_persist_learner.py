@@ -7,13 +7,13 @@ import pytest
 import torch
 from torch import nn
 
-from torchloom.callback import Callback, FuncCallback
-from torchloom.callbacks.checkpoint import Checkpoint
-from torchloom.callbacks.trackers import EarlyStopping, ReduceLROnPlateau, SaveModel
-from torchloom.persist.learner_io import MissingPluginError, load_learner
-from torchloom.persist.safe import UnsafeFileError, load_file, model_factory, save_file
+from torchloom import MissingPluginError, load_learner
+from torchloom._persist.safe import UnsafeFileError, load_file, model_factory, save_file
+from torchloom._transform import Transform
+from torchloom.callbacks._base import Callback, FuncCallback
+from torchloom.callbacks._checkpoint import Checkpoint
+from torchloom.callbacks._trackers import EarlyStopping, ReduceLROnPlateau, SaveModel
 from torchloom.testing import synth_learner
-from torchloom.transform import Transform
 
 
 def _learn(tmp_path, **kw):
@@ -165,9 +165,9 @@ def mlp(n_in: int = 4, n_out: int = 2, hidden: int = 8) -> nn.Module:
 
 
 def _real_dls():
-    from torchloom.data.lists import Datasets
-    from torchloom.data.loaders import DataLoaders
-    from torchloom.data.transforms import Categorize
+    from torchloom.data._dataloaders import DataLoaders
+    from torchloom.data._lists import Datasets
+    from torchloom.data._transforms import Categorize
 
     g = torch.Generator().manual_seed(0)
     x = torch.randn(60, 4, generator=g)
@@ -203,7 +203,7 @@ def test_export_refuses_unsafe_factories(tmp_path):
     with pytest.raises(ValueError, match="model_spec"):
         learn.export()
     learn.model_spec = {"factory": "os:system", "kwargs": {}}
-    with pytest.raises(ValueError, match="refusing to call 'os:system'"):
+    with pytest.raises(ValueError, match="refusing model factory target 'os:system'"):
         learn.export()
     learn.model_spec = {"factory": "torch.nn:Linear", "kwargs": {"in_features": 4, "out_features": 3}}
     with pytest.warns(UserWarning, match="no get_spec"):
@@ -211,7 +211,7 @@ def test_export_refuses_unsafe_factories(tmp_path):
     obj, meta = load_file(p)
     meta["model_spec"] = {"factory": "os:system", "kwargs": {"command": "touch pwned"}}
     save_file(p, obj, meta=meta)
-    with pytest.raises(ValueError, match="refusing to call 'os:system'"):
+    with pytest.raises(ValueError, match="refusing model factory target 'os:system'"):
         load_learner(p)
     meta["model_spec"] = {"factory": "torch.nn:Linear", "kwargs": {"in_features": 4, "out_features": 3}}
     meta["plugins"] = {"vision": {"dist": "torchloom-vision-x", "version": "1", "kind": "callback"}}
@@ -258,7 +258,7 @@ def test_resume_warns_on_other_length_and_leaves_no_residue_on_error(tmp_path):
 def test_optim_wrapper_state_survives_a_file(tmp_path):
     from functools import partial
 
-    from torchloom.optim.wrapper import OptimWrapper
+    from torchloom.optim._wrapper import OptimWrapper
 
     opt_func = partial(OptimWrapper, opt=torch.optim.AdamW)
     learn = _learn(tmp_path, opt_func=opt_func)

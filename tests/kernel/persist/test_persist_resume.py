@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from torchloom.persist.safe import load_file
+from torchloom._persist.safe import load_file
 
 SCRIPT = str(Path(__file__).with_name("resume_script.py"))
 
@@ -63,8 +63,8 @@ def test_killed_run_resumes_to_identical_weights(tmp_path):
 
 
 def _loader_learner(tmp_path, kind):
-    from torchloom.data.load import DataLoader
-    from torchloom.data.loaders import DataLoaders
+    from torchloom.data._dataloader import DataLoader
+    from torchloom.data._dataloaders import DataLoaders
     from torchloom.testing import synth_learner
 
     torch.manual_seed(0)
@@ -82,8 +82,8 @@ def _loader_learner(tmp_path, kind):
 def test_in_process_resume_matches_for_each_loader_kind(tmp_path, kind):
     import shutil
 
-    from torchloom.callback import FuncCallback
-    from torchloom.callbacks.checkpoint import Checkpoint
+    from torchloom.callbacks._base import FuncCallback
+    from torchloom.callbacks._checkpoint import Checkpoint
 
     def keep_epoch1(cb):
         if cb.epoch == 1:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from fakedist import Site
 
-from torchloom.plugins import reset_registry
+from torchloom._plugins import reset_registry
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fakedist import Site
 
-from torchloom.cli import main
+from torchloom._cli import main
 
 BROKEN = "import torchloom\nraise ImportError('libfoo.so: cannot open shared object file')\n"
 
@@ -24,7 +24,7 @@ def register_commands(cli):
 """
 
 CMDS = """
-from torchloom.plugins import PluginError
+from torchloom._plugins import PluginError
 
 def no_handler(parser):
     pass
@@ -50,7 +50,7 @@ def test_plugins_lists_distributions_versions_names_and_quarantine(listed: Site,
     out = capsys.readouterr().out
     assert "builtin  torchloom 0.1.0  [loaded]" in out
     block = out[out.index("tl-good  tl-good 1.2.3  [loaded]  (tl_good.plugin, "):]
-    assert block.splitlines()[1:5] == ["    callbacks:  sparkle", "    steppers:   sparkle_opt",
+    assert block.splitlines()[1:5] == ["    callbacks:  sparkle", "    optimizers: sparkle_opt",
                                        "    datasets:   tiny", "    commands:   hello"]
     assert "tl-broken  tl-broken 0.0.1  [QUARANTINED]" in out
     assert "cause: import failed: ImportError: libfoo.so: cannot open shared object file" in out
@@ -63,10 +63,10 @@ def test_plugins_json(listed: Site, capsys) -> None:
     assert data["plugin_api"] == 1
     plugins = {p["name"]: p for p in data["plugins"]}
     assert plugins["tl-good"]["version"] == "1.2.3"
-    assert plugins["tl-good"]["provides"] == {"callback": ["sparkle"], "dataset": ["tiny"], "stepper": ["sparkle_opt"]}
+    assert plugins["tl-good"]["provides"] == {"callback": ["sparkle"], "dataset": ["tiny"], "optimizer": ["sparkle_opt"]}
     assert plugins["tl-broken"]["status"] == "quarantined" and "libfoo" in plugins["tl-broken"]["cause"]
     assert data["names"]["callback"]["sparkle"]["conflicts"] == ["glitter"]
-    assert data["names"]["stepper"]["adam"]["extra"] == {"optimizer": True}
+    assert data["names"]["optimizer"]["adam"]["kind"] == "optimizer" and "adam" not in data["names"]["stepper"]
     assert data["commands"]["hello"]["dist"] == "tl-good"
 
 
@@ -82,7 +82,7 @@ def test_which_shows_provider_target_and_manifest(listed: Site, capsys) -> None:
     ]
     assert main(["plugins", "which", "adam", "--json"]) == 0
     [entry] = json.loads(capsys.readouterr().out)
-    assert (entry["dist"], entry["kind"], entry["target"]) == ("torchloom", "stepper", "torchloom.optim.optimizer:Adam")
+    assert (entry["dist"], entry["kind"], entry["target"]) == ("torchloom", "optimizer", "torchloom.optim._optimizer:Adam")
 
 
 def test_which_unknown_name_fails_with_the_helpful_message(listed: Site, capsys) -> None:
@@ -124,7 +124,7 @@ def test_console_script_is_installed_and_works(listed: Site) -> None:
     proc = subprocess.run([str(script), "plugins", "which", "adam"], capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PYTHONPATH": str(listed.root), "TORCHLOOM_PLUGINS": "tl-good"})
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("adam  (stepper)  from torchloom")
+    assert proc.stdout.startswith("adam  (optimizer)  from torchloom")
     proc = subprocess.run([str(script), "tl-good-missing-command"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "invalid choice: 'tl-good-missing-command'" in proc.stderr
 

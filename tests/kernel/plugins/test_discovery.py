@@ -6,7 +6,7 @@ import sys
 import pytest
 from fakedist import Site, probe
 
-from torchloom.plugins import KINDS, PluginError, get_registry
+from torchloom._plugins import KINDS, PluginError, get_registry
 
 
 def test_plugin_names_manifest_and_provenance(site: Site, select) -> None:
@@ -18,11 +18,11 @@ def test_plugin_names_manifest_and_provenance(site: Site, select) -> None:
     assert e.target == "tl_good.heavy:Sparkle"
     assert (e.order, e.after, e.conflicts, e.slot, e.requires) == (5, ("recorder",), ("glitter",), "fx", ("recorder",))
     assert e.doc == "adds sparkle" and e.extra == {"flavour": "gold"}
-    assert reg.entry("stepper", "sparkle_opt").extra == {"optimizer": True}
+    assert reg.entry("optimizer", "sparkle_opt").extra == {} and reg.get("stepper", "sparkle_opt") is None
     assert reg.names("dataset") == ["tiny"]
     assert reg.commands["hello"].dist == "tl-good"
     info = reg.plugin("tl-good")
-    assert info.status == "loaded" and info.provides == {"callback": ["sparkle"], "stepper": ["sparkle_opt"],
+    assert info.status == "loaded" and info.provides == {"callback": ["sparkle"], "optimizer": ["sparkle_opt"],
                                                          "dataset": ["tiny"]}
     assert info.commands == ["hello"]
 
@@ -32,12 +32,13 @@ def test_builtin_plugin_is_first_and_registers_kernel_defaults(site: Site, selec
     select()
     reg = get_registry()
     assert reg.plugins[0].name == "builtin" and reg.plugins[0].dist == "torchloom"
-    assert [e.name for e in reg.defaults("callback")] == ["train_eval", "cast_to_tensor", "recorder", "progress"]
-    assert reg.entry("callback", "train_eval").target == "torchloom.callbacks.core:TrainEvalCallback"
-    assert {"sgd", "adam", "adamw", "radam"} <= {e.name for e in reg.entries("stepper") if e.extra.get("optimizer")}
-    assert reg.entry("transform", "int_to_float").target == "torchloom.data.transforms:IntToFloatTensor"
+    assert [e.name for e in reg.defaults("callback")] == ["train_eval", "cast_to_tensor", "recorder", "fit_guard", "progress"]
+    assert reg.entry("callback", "train_eval").target == "torchloom.callbacks._core:TrainEvalCallback"
+    assert {"sgd", "adam", "adamw", "radam"} <= set(reg.names("optimizer"))
+    assert not {"sgd", "adam", "adamw", "radam"} & set(reg.names("stepper"))
+    assert reg.entry("transform", "int_to_float").target == "torchloom.data._transforms:IntToFloatTensor"
     assert {"plugins", "new-plugin"} <= set(reg.commands)
-    assert set(KINDS) == {"callback", "transform", "stepper", "dataset"}
+    assert set(KINDS) == {"callback", "transform", "stepper", "optimizer", "dataset"}
 
 
 def test_third_party_default_flag_does_not_auto_enable(site: Site, select) -> None:
@@ -63,14 +64,14 @@ def test_targets_are_imported_lazily_and_cached(site: Site) -> None:
     site.add("tl-lazy")
     out = site.run("""
         import sys
-        from torchloom.plugins import get_registry
+        from torchloom._plugins import get_registry
         reg = get_registry()
         e = reg.entry("callback", "sparkle")
         print("plugin" , "tl_lazy.plugin" in sys.modules)
         print("before", "tl_lazy.heavy" in sys.modules, e.is_loaded)
         cls = e.load()
         print("after", "tl_lazy.heavy" in sys.modules, cls.__name__, e.load() is cls)
-        print("resolve", reg.resolve("stepper", "sparkle_opt")([1], lr=0.5))
+        print("resolve", reg.resolve("optimizer", "sparkle_opt")([1], lr=0.5))
         print("reverse", reg.find_name_for(cls), reg.find_name_for(reg.entry("dataset", "tiny").load()))
     """)
     assert out.returncode == 0, out.stderr
@@ -101,10 +102,10 @@ def test_import_torchloom_discovers_nothing(site: Site) -> None:
     site.add("tl-idle")
     out = site.run("""
         import sys, torchloom
-        from torchloom.plugins import PluginError
+        from torchloom._plugins import PluginError
         print("pluggy" in sys.modules, "importlib.metadata" in sys.modules)
         torchloom.PLUGIN_API, torchloom.hookimpl, torchloom.__version__
-        print(sorted(m for m in sys.modules if m.startswith(("tl_", "torchloom.plugins.manager", "torch."))))
+        print(sorted(m for m in sys.modules if m.startswith(("tl_", "torchloom._plugins.manager", "torch."))))
         print("torch" in sys.modules)
     """)
     assert out.returncode == 0, out.stderr
@@ -141,6 +142,6 @@ def test_load_dataset_resolves_registered_loader(site: Site, select) -> None:
     site.add("tl-data")
     select()
     assert torchloom.load_dataset("tiny", n=4) == [0, 1, 2, 3]
-    from torchloom.datasets import list_datasets
+    from torchloom.data._load_dataset import list_datasets
 
     assert list_datasets() == ["tiny"]

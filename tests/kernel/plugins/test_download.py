@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from torchloom.download import DownloadError, cache_dir, download_file
+from torchloom._download import DownloadError, cache_dir, download_file
 
 PAYLOAD = b"torchloom test payload\n" * 5000
 SHA = hashlib.sha256(PAYLOAD).hexdigest()

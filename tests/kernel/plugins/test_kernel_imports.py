@@ -21,7 +21,7 @@ for info in pkgutil.walk_packages(torchloom.__path__, "torchloom."):
         importlib.import_module(info.name)
     except Exception as e:
         failed[info.name] = f"{{type(e).__name__}}: {{e}}"
-from torchloom.plugins import get_registry, KINDS
+from torchloom._plugins import get_registry, KINDS
 reg = get_registry()
 for kind in KINDS:
     for entry in reg.entries(kind):
@@ -58,7 +58,7 @@ def _run() -> dict:
 def test_kernel_imports_no_plugin_dependencies() -> None:
     result = _run()
     assert result["after_init"] == []
-    assert "torchloom.plugins.registry" in result["modules"] and "torchloom.cli" in result["modules"]
+    assert "torchloom._plugins.registry" in result["modules"] and "torchloom._cli" in result["modules"]
     assert result["heavy"] == [], f"kernel modules imported {result['heavy']}"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from fakedist import Site, probe
 
-from torchloom.plugins import NameClashError, PluginError, PluginWarning, get_registry
+from torchloom._plugins import NameClashError, PluginError, PluginWarning, get_registry
 
 BROKEN_IMPORT = """
 import torchloom
@@ -112,16 +112,22 @@ def test_partial_registrations_are_rolled_back(site: Site, select) -> None:
     ("""
         import torchloom
         @torchloom.hookimpl
+        def register_optimizers(register):
+            register("adam", "tl_bad.heavy:make_opt")
+     """, "registers optimizer 'adam', a name the torchloom kernel already provides"),
+    ("""
+        import torchloom
+        @torchloom.hookimpl
         def register_steppers(register):
-            register("adam", "tl_bad.heavy:make_opt", optimizer=True)
-     """, "registers stepper 'adam', a name the torchloom kernel already provides"),
+            register("tl_opt", "tl_bad.heavy:make_opt", optimizer=True)
+     """, "optimizers have their own kind; register them in the register_optimizers hook"),
     ("""
         import torchloom
         @torchloom.hookimpl
         def register_commands(cli):
             cli.add_command("plugins", "tl_bad.cmd:configure")
      """, "adds command 'plugins', which the torchloom kernel already provides"),
-], ids=["bad-hook-args", "unknown-hook", "bad-manifest", "bad-target", "duplicate", "kernel-name", "kernel-cmd"])
+], ids=["bad-hook-args", "unknown-hook", "bad-manifest", "bad-target", "duplicate", "kernel-name", "optimizer-as-stepper", "kernel-cmd"])
 def test_invalid_plugins_are_quarantined(site: Site, select, source: str, cause: str) -> None:
     site.add("tl-bad", source)
     site.add("tl-good")
@@ -132,7 +138,7 @@ def test_invalid_plugins_are_quarantined(site: Site, select, source: str, cause:
     assert len(messages) == 1 and cause in messages[0] and "tl-bad 1.0" in messages[0]
     assert reg.plugin("tl-bad").status == "quarantined"
     assert "x" not in reg.names("callback")
-    assert reg.entry("stepper", "adam").dist == "torchloom"
+    assert reg.entry("optimizer", "adam").dist == "torchloom"
     assert reg.commands["plugins"].dist == "torchloom"
     assert "sparkle" in reg.names("callback")
 
@@ -149,7 +155,7 @@ def test_strict_mode_raises_instead(site: Site, select, monkeypatch: pytest.Monk
 
 def test_strict_mode_in_a_fresh_process(site: Site) -> None:
     site.add("tl-broken", BROKEN_IMPORT)
-    out = site.run("from torchloom.plugins import get_registry; get_registry()",
+    out = site.run("from torchloom._plugins import get_registry; get_registry()",
                    env={"TORCHLOOM_STRICT_PLUGINS": "1"})
     assert out.returncode == 1
     assert "PluginError: torchloom: plugin 'tl-broken' from distribution tl-broken 1.0" in out.stderr
@@ -191,7 +197,7 @@ def test_entry_point_named_builtin_cannot_pose_as_the_kernel(site: Site, select)
     with pytest.warns(PluginWarning, match="the entry-point name 'builtin' is reserved"):
         reg = get_registry()
     assert "sneaky" not in reg.names("callback")
-    assert [e.name for e in reg.defaults("callback")] == ["train_eval", "cast_to_tensor", "recorder", "progress"]
+    assert [e.name for e in reg.defaults("callback")] == ["train_eval", "cast_to_tensor", "recorder", "fit_guard", "progress"]
 
 
 def test_plugin_asking_for_the_registry_during_discovery_is_quarantined(site: Site, select) -> None:

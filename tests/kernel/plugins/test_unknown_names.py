@@ -6,7 +6,7 @@ import importlib.metadata
 import pytest
 from fakedist import Site
 
-from torchloom.plugins import PluginError, UnknownNameError, get_registry
+from torchloom._plugins import PluginError, UnknownNameError, get_registry
 
 
 def _installed(dist: str) -> bool:
@@ -71,7 +71,7 @@ def test_quarantined_first_party_plugin_is_named_with_its_cause(site: Site) -> N
     out = site.run("""
         import warnings
         warnings.simplefilter("ignore")
-        from torchloom.plugins import get_registry
+        from torchloom._plugins import get_registry
         try:
             get_registry().entry("callback", "mixup")
         except KeyError as e:

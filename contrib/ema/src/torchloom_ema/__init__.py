@@ -5,15 +5,9 @@ plugins; the callback module (and torch) is imported only when ``EMA`` is first 
 """
 from __future__ import annotations
 
-from typing import Any
+from torchloom import lazy_exports
 
 __version__ = "0.1.0"
 __all__ = ["EMA"]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "EMA":
-        from .ema import EMA
-
-        return EMA
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, {"EMA": "ema"}, extra=[*__all__, "__version__"])

@@ -5,15 +5,10 @@ discovers plugins, so the callback module is only imported when the callback is 
 """
 from __future__ import annotations
 
-from typing import Any
+from torchloom import lazy_exports
 
 __version__ = "0.1.0"
 __all__ = ["ExampleCallback"]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "ExampleCallback":
-        from .callback import ExampleCallback
-
-        return ExampleCallback
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, {"ExampleCallback": "callback"},
+                                    extra=[*__all__, "__version__"])

@@ -22,9 +22,9 @@
 """
 from __future__ import annotations
 
-from .contract import CallbackContract
-from .discovery import assert_discovery_is_lazy
-from .events import EventRecorder
-from .synth import SynthDataLoaders, synth_learner
+from torchloom.testing._contract import CallbackContract
+from torchloom.testing._discovery import assert_discovery_is_lazy
+from torchloom.testing._events import EventRecorder
+from torchloom.testing._synth import SynthDataLoaders, synth_learner
 
 __all__ = ["CallbackContract", "EventRecorder", "SynthDataLoaders", "assert_discovery_is_lazy", "synth_learner"]

@@ -5,7 +5,7 @@
 """
 from __future__ import annotations
 
-from torchloom.lazy import lazy_exports
+from torchloom import lazy_exports
 
 __version__ = "0.1.0"
 __all__ = ["MAX_TRUST", "Lamb", "lamb_step", "trust_ratio"]

@@ -13,8 +13,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from torchloom.optim.optimizer import Optimizer
-from torchloom.optim.steppers import (
+from torchloom import (
+    Optimizer,
     average_grad,
     average_sqr_grad,
     bind_stepper,

@@ -4,7 +4,7 @@ Names load lazily so plugin discovery stays cheap.
 """
 from __future__ import annotations
 
-from torchloom.lazy import lazy_exports
+from torchloom import lazy_exports
 
 __version__ = "0.1.0"
 _LAZY = {"MixUp": "mixup", "CutMix": "mixup", "MixHandler": "mixup", "MixedLoss": "loss",

@@ -5,7 +5,7 @@ that must stay cheap, so torchvision, PIL and matplotlib are imported only when 
 """
 from __future__ import annotations
 
-from torchloom.lazy import lazy_exports
+from torchloom import lazy_exports
 
 __version__ = "0.1.0"
 

@@ -14,8 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from torchloom import ItemTransform
-from torchloom.transform import RandTransform
+from torchloom import ItemTransform, RandTransform
 
 from . import geometry as G
 from .core import TensorBBox, TensorImage, TensorMask, TensorPoint, retype

@@ -15,8 +15,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-from torchloom import TensorBase
-from torchloom.torch_core import show_image, to_plain
+from torchloom import TensorBase, show_image, to_plain
 
 __all__ = [
     "imagenet_stats", "PILBase", "PILImage", "PILImageBW", "PILMask", "TensorImageBase", "TensorImage",
@@ -26,11 +25,33 @@ __all__ = [
 imagenet_stats = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
 
 
-def load_image(fn: str | Path, mode: str | None = None) -> Image.Image:
-    """Open and fully decode the image file ``fn`` (converted to ``mode``); errors name the file."""
+_WIDE_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+def to_8bit(im: Image.Image, scale: bool = True, source: Any = "image") -> Image.Image:
+    """A 16-bit (or 32-bit integer) grey image as 8-bit ``L``: scaled by 255/65535 when ``scale`` (PIL's own
+    conversion saturates everything above 255 to white), or kept as codes (masks), which must fit in 0-255."""
+    if im.mode not in _WIDE_MODES:
+        return im
+    arr = np.asarray(im).astype(np.int64)
+    if scale:
+        if im.mode != "I" or arr.max(initial=0) > 255:  # "I" holding 0-255 values is already 8-bit content
+            arr = (arr * 255 + 32767) // 65535
+    elif arr.max(initial=0) > 255 or arr.min(initial=0) < 0:
+        raise ValueError(f"{source}: a mask with codes up to {arr.max()} (mode {im.mode}) does not fit in 8 bits; "
+                         "masks hold class codes 0-255")
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L")
+
+
+def load_image(fn: str | Path, mode: str | None = None, scale: bool = True) -> Image.Image:
+    """Open and fully decode the image file ``fn`` (converted to ``mode``); errors name the file.
+
+    16-bit grey images are scaled to 8 bits (``scale=False`` keeps the values, for masks)."""
     try:
         with Image.open(fn) as im:
             im.load()
+            if mode is not None:
+                im = to_8bit(im, scale, fn)
             im = im._new(im.im) if mode is None else im.convert(mode)
     except FileNotFoundError:
         raise FileNotFoundError(f"image file not found: {fn}") from None
@@ -57,6 +78,7 @@ class PILBase(Image.Image):
     """A PIL image that knows its semantic type; create it with ``cls.create(path | array | bytes | Tensor)``."""
 
     _open_mode: str | None = "RGB"
+    _scale_16bit = True  # 16-bit grey files are scaled to 0-255 (masks keep their codes instead)
     _show_args: dict = {}
 
     @classmethod
@@ -69,13 +91,15 @@ class PILBase(Image.Image):
     def create(cls, fn: Any, **kwargs: Any) -> PILBase:
         """Build from a path, ``bytes``, a numpy array / tensor (HW, HWC or CHW) or a PIL image."""
         if isinstance(fn, (str, Path)):
-            return cls._cast(load_image(fn, cls._open_mode))
+            return cls._cast(load_image(fn, cls._open_mode, cls._scale_16bit))
         if isinstance(fn, (bytes, bytearray)):
             try:
                 im = Image.open(io.BytesIO(fn))
                 im.load()
             except (UnidentifiedImageError, OSError) as e:
                 raise ValueError(f"cannot decode {len(fn)} bytes as an image: {e}") from e
+            if cls._open_mode is not None:
+                im = to_8bit(im, cls._scale_16bit, f"{len(fn)} bytes of image")
         elif isinstance(fn, Image.Image):
             im = fn
         elif isinstance(fn, (np.ndarray, Tensor)):
@@ -88,6 +112,8 @@ class PILBase(Image.Image):
             if arr.dtype != np.uint8:
                 if np.issubdtype(arr.dtype, np.floating) and arr.max(initial=0) <= 1.0:
                     arr = arr * 255
+                elif arr.dtype == np.uint16 and cls._scale_16bit:
+                    arr = (arr.astype(np.int64) * 255 + 32767) // 65535
                 arr = np.clip(arr, 0, 255).astype(np.uint8)
             im = Image.fromarray(np.ascontiguousarray(arr))
         else:
@@ -123,6 +149,7 @@ class PILMask(PILBase):
     """A segmentation mask: one class code per pixel (mode L)."""
 
     _open_mode = "L"
+    _scale_16bit = False
     _show_args = {"alpha": 0.5, "cmap": "tab20"}
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from torchloom import (
     CategoryBlock,
     ColReader,
+    ColSplitter,
     DataBlock,
     DataLoaders,
     GrandparentSplitter,
@@ -27,7 +28,6 @@ from torchloom import (
     get_image_files,
     parent_label,
 )
-from torchloom.data.splitters import ColSplitter
 
 from .core import PILBase, PILImage, PILImageBW, PILMask, TensorBBox, TensorPoint
 from .transforms import AddMaskCodes, BBoxPad, PointScaler, ToTensor

@@ -2,7 +2,7 @@
 
 The full set is registered as dataset ``"fashion-mnist"``: ``torchloom.load_dataset("fashion-mnist")`` reads the
 Debian package's copy (``/usr/share/datasets/fashion-mnist``) when present, otherwise downloads the canonical files
-(checksum-verified) into ``torchloom.download.cache_dir() / "fashion-mnist"``.
+(checksum-verified) into ``torchloom.cache_dir() / "fashion-mnist"``.
 """
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def fashion_mnist(root: str | os.PathLike[str] | None = None, download: bool = T
     dirs = ([Path(root)] if root is not None else []) + (list(LOCAL_DIRS) if search_local else [])
     local = _find_local(dirs, files)
     if local is None:
-        from torchloom.download import cache_dir, download_file
+        from torchloom import cache_dir, download_file
 
         local = Path(root) if root is not None else cache_dir() / "fashion-mnist"
         if not download:

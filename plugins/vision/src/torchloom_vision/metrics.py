@@ -6,7 +6,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from torchloom.metrics import Metric
+from torchloom import Metric
 
 __all__ = ["foreground_acc", "Dice", "DiceMulti", "dice", "dice_multi"]
 

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from torchloom.torch_core import show_image, show_title, to_plain
+from torchloom import show_image, show_title, to_plain
 
 from .core import retype
 

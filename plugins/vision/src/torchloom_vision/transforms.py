@@ -16,8 +16,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from torchloom import DisplayedTransform, ItemTransform, Transform
-from torchloom.transform import RandTransform
+from torchloom import DisplayedTransform, ItemTransform, RandTransform, Transform
 
 from .core import (
     PILBase,

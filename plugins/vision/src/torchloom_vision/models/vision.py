@@ -7,7 +7,6 @@ explicit path, or torchvision's file name in the torch hub cache (``torch.hub.ge
 from __future__ import annotations
 
 import difflib
-import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from torchloom import model_factory
+from torchloom import Allow, Rule, import_target, model_factory
 
 from .layers import AdaptiveConcatPool2d, Flatten, LinBnDrop
 
@@ -31,6 +30,18 @@ model_meta: dict[str, dict[str, Any]] = {
 }
 
 
+def _is_torchvision_builder(fn: Any) -> bool:
+    """A builder in torchvision's own model registry (``torchvision.models.list_models``)."""
+    import torchvision.models as tvm
+
+    name = getattr(fn, "__name__", None)
+    return isinstance(name, str) and name in tvm.list_models() and tvm.get_model_builder(name) is fn
+
+
+# what an ``arch`` named "module:Name" may be: the kernel's model rules plus torchvision's registered builders
+ARCH = Allow("architecture", Allow.MODEL.rules + (Rule("a torchvision model builder", _is_torchvision_builder),))
+
+
 def _meta(name: str) -> dict[str, Any]:
     for prefix, meta in sorted(model_meta.items(), key=lambda kv: -len(kv[0])):
         if name.startswith(prefix):
@@ -42,17 +53,9 @@ def resolve_arch(arch: str | Callable[..., nn.Module]) -> tuple[Callable[..., nn
     """A builder and a name for ``arch``: a torchvision model name, ``"module:attr"``, a class or a builder."""
     if isinstance(arch, str):
         if ":" in arch:
-            mod, _, attr = arch.partition(":")
-            fn = importlib.import_module(mod)
-            for part in attr.split("."):
-                fn = getattr(fn, part)
-            ok = (isinstance(fn, type) and issubclass(fn, nn.Module)) or getattr(fn, "__torchloom_model_factory__",
-                                                                                 False)
-            ok = ok or mod.startswith("torchvision.models")
-            if not ok:
-                raise ValueError(f"architecture {arch!r} is neither an nn.Module class, a torchvision builder nor "
-                                 "marked with @torchloom.model_factory; refusing to call it")
-            return fn, arch
+            import torchvision.models  # noqa: F401  (its builders may be named; the module is imported, not the file's)
+
+            return import_target(arch, ARCH, field="arch"), arch
         import torchvision.models as tvm
 
         try:

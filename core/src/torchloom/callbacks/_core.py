@@ -1,0 +1,381 @@
+"""The kernel's default callbacks: train/eval switching, type stripping, recording; and prediction gathering.
+
+They are registered by the built-in plugin (``train_eval``, ``cast_to_tensor``, ``recorder``) and
+added to every Learner unless ``default_cbs=False``.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from torchloom._metrics import AvgLoss, AvgSmoothLoss, Metric
+from torchloom.callbacks._base import Callback
+
+__all__ = ["CastToTensor", "GatherPreds", "Recorder", "TrainEvalCallback", "format_time", "to_floats"]
+
+
+class TrainEvalCallback(Callback):
+    """Put the model in train/eval mode, set ``training``, count ``train_iter`` / ``pct_train``."""
+
+    order = -10
+    run_valid = False
+
+    def after_create(self) -> None:
+        self.learn.n_epoch = 1
+
+    def before_fit(self) -> None:
+        learn = self.learn
+        if not learn.is_inference:
+            learn.epoch = learn.start_epoch
+            try:
+                n_train = len(learn.dls.train)
+            except TypeError:
+                n_train = 0
+            learn.train_iter = learn.start_epoch * n_train
+            learn.pct_train = learn.start_epoch / max(learn.n_epoch, 1)
+        device = getattr(learn.dls, "device", None)
+        if device is not None:
+            if hasattr(learn.model, "to"):
+                learn.model.to(device)
+            if hasattr(learn.loss_func, "to"):
+                learn.loss_func.to(device)
+        if hasattr(learn.model, "reset"):
+            learn.model.reset()
+
+    def after_batch(self) -> None:
+        learn = self.learn
+        learn.pct_train += 1.0 / (max(learn.n_iter, 1) * max(learn.n_epoch, 1))
+        learn.train_iter += 1
+
+    def before_train(self) -> None:
+        learn = self.learn
+        learn.pct_train = learn.epoch / max(learn.n_epoch, 1)
+        learn.model.train()
+        learn.training = True
+
+    def before_validate(self) -> None:
+        self.learn.model.eval()
+        self.learn.training = False
+
+
+def _plain(t: Any) -> Any:
+    if type(t) is Tensor or not isinstance(t, Tensor):
+        return t
+    return t.as_subclass(Tensor)
+
+
+class CastToTensor(Callback):
+    """Hand plain ``torch.Tensor`` inputs/targets to the model and loss (typed tensors stay in the data).
+
+    Typed tensors are useful for decoding and showing, but they cost on every op and break
+    ``torch.compile``; stripping them here makes both go away without copying data.
+    """
+
+    order = 9
+
+    def before_batch(self) -> None:
+        learn = self.learn
+        xb, yb = learn.xb, learn.yb
+        if any(type(t) is not Tensor for t in xb):
+            learn.xb = tuple(_plain(t) for t in xb)
+        if any(type(t) is not Tensor for t in yb):
+            learn.yb = tuple(_plain(t) for t in yb)
+
+
+def format_time(t: float) -> str:
+    """``mm:ss`` (or ``h:mm:ss``) as in fastai's tables."""
+    t = int(t)
+    h, m, s = t // 3600, (t // 60) % 60, t % 60
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+def to_floats(values: list[Any]) -> list[Any]:
+    """Turn 0-dim tensors into floats with one device->host transfer; other values pass through."""
+    idx = [i for i, v in enumerate(values) if isinstance(v, Tensor) and v.numel() == 1]
+    out = list(values)
+    if not idx:
+        return out
+    try:
+        floats = torch.stack([values[i].detach().reshape(()).float() for i in idx]).tolist()
+    except RuntimeError:  # tensors on different devices
+        floats = [values[i].item() for i in idx]
+    for i, f in zip(idx, floats):
+        out[i] = f
+    return out
+
+
+class Recorder(Callback):
+    """Record losses, learning rates and metrics; log one row per epoch.
+
+    Columns (``metric_names``) are fastai's: ``epoch, train_loss, valid_loss, *metrics, time``.
+    Per batch only on-device tensor ops happen; values become floats once per epoch.
+    """
+
+    order = 50
+
+    def __init__(self, add_time: bool = True, train_metrics: bool = False, valid_metrics: bool = True,
+                 beta: float = 0.98) -> None:
+        super().__init__()
+        self.add_time, self.train_metrics, self.valid_metrics = add_time, train_metrics, valid_metrics
+        self.avg_loss, self.smooth_loss = AvgLoss(), AvgSmoothLoss(beta=beta)
+        self.lrs: list[float] = []
+        self.iters: list[int] = []
+        self.values: list[list[Any]] = []
+        self.hps: dict[str, list[Any]] = {}
+        self.log: list[Any] = []
+        self.metric_names: list[str] = []
+        self._losses: list[float] = []
+        self._pending: list[Tensor] = []
+        self._valid_vals: list[Any] = []
+        self._opt: Any = None
+        self._groups: Any = None
+        self.cancel_train = self.cancel_valid = False
+
+    # -- columns --------------------------------------------------------------------------------
+    @property
+    def _metric_objs(self) -> list[Metric]:
+        return self.learn.metrics
+
+    def _names(self) -> list[str]:
+        names = [m.name for m in self._metric_objs]
+        if self.train_metrics and self.valid_metrics:
+            names = ["loss", *names]
+            names = [f"train_{n}" for n in names] + [f"valid_{n}" for n in names]
+        elif self.valid_metrics:
+            names = ["train_loss", "valid_loss", *names]
+        else:
+            names = ["train_loss", *names]
+        if self.add_time:
+            names.append("time")
+        return ["epoch", *names]
+
+    @property
+    def losses(self) -> list[float]:
+        """Smoothed training loss of every batch so far (floats)."""
+        self._flush()
+        return self._losses
+
+    def _flush(self, extra: list[Any] | None = None) -> list[Any]:
+        """Move pending per-batch smooth losses to ``losses`` and turn ``extra`` into floats, in one sync."""
+        steps = self.smooth_loss.take_steps()
+        if steps is not None:
+            self._pending.append(steps)
+        extra = [] if extra is None else extra
+        if not self._pending:
+            return to_floats(extra)
+        pending = torch.cat([p.reshape(-1).float() for p in self._pending])
+        self._pending = []
+        idx = [i for i, v in enumerate(extra) if isinstance(v, Tensor) and v.numel() == 1]
+        if idx and all(extra[i].device == pending.device for i in idx):
+            flat = torch.cat([pending, torch.stack([extra[i].detach().reshape(()).float() for i in idx])]).tolist()
+            self._losses.extend(flat[: len(pending)])
+            out = list(extra)
+            for i, f in zip(idx, flat[len(pending):]):
+                out[i] = f
+            return out
+        self._losses.extend(pending.tolist())
+        return to_floats(extra)
+
+    # -- events ---------------------------------------------------------------------------------
+    def before_fit(self) -> None:
+        if self.learn.is_inference:
+            return
+        self.lrs, self.iters, self.values, self._losses, self._pending = [], [], [], [], []
+        self.hps = {}
+        self.metric_names = self._names()
+        self.smooth_loss.reset()
+        self.learn._smooth_loss_source = self.smooth_loss
+
+    def before_epoch(self) -> None:
+        self.start_epoch = time.time()
+        self.log = [self.learn.epoch]
+        self.cancel_train = self.cancel_valid = False
+
+    def before_train(self) -> None:
+        if self.train_metrics:
+            for m in self._metric_objs:
+                m.reset()
+
+    def before_validate(self) -> None:
+        self.avg_loss.reset()
+        if self.valid_metrics or self.learn.is_inference:
+            for m in self._metric_objs:
+                m.reset()
+
+    def after_batch(self) -> None:
+        learn = self.learn
+        if not learn.yb:
+            return
+        if learn.training:
+            self.smooth_loss.accumulate(learn)  # no tensor op: the average is folded when read
+            opt = learn.opt
+            if opt is not self._opt:
+                self._opt = opt
+                self._groups = opt.param_groups if isinstance(getattr(type(opt), "hypers", None), property) \
+                    else opt.hypers
+            self.lrs.append(self._groups[-1]["lr"])
+            if self.train_metrics:
+                for m in self._metric_objs:
+                    m.accumulate(learn)
+        else:
+            self.avg_loss.accumulate(learn)
+            if self.valid_metrics or learn.is_inference:
+                for m in self._metric_objs:
+                    m.accumulate(learn)
+
+    def after_cancel_train(self) -> None:
+        self.cancel_train = True
+
+    def after_cancel_validate(self) -> None:
+        self.cancel_valid = True
+
+    def _train_mets(self) -> list[Any]:
+        if self.cancel_train:
+            return []
+        return [self.smooth_loss.value] + ([m.value for m in self._metric_objs] if self.train_metrics else [])
+
+    def _valid_mets(self) -> list[Any]:
+        if self.cancel_valid:
+            return []
+        return [self.avg_loss.value] + ([m.value for m in self._metric_objs] if self.valid_metrics else [])
+
+    def after_train(self) -> None:
+        if not self.learn.is_inference:
+            self.log += self._train_mets()
+
+    def after_validate(self) -> None:
+        self._valid_vals = [self.avg_loss.value] + [m.value for m in self._metric_objs]
+        if not self.learn.is_inference:
+            self.log += self._valid_mets()
+
+    def after_epoch(self) -> None:
+        self.log = self._flush(self.log)
+        self.learn.final_record = self.log[1:].copy()
+        self.values.append(self.learn.final_record)
+        if self.add_time:
+            self.log.append(format_time(time.time() - self.start_epoch))
+        self.learn.logger(self.log)
+        self.iters.append(self.smooth_loss.count)
+
+    def valid_values(self) -> list[Any]:
+        """``[valid_loss, *metrics]`` of the last validation pass, as floats."""
+        return to_floats(self._valid_vals)
+
+    # -- plots ----------------------------------------------------------------------------------
+    def plot_loss(self, skip_start: int = 5, with_valid: bool = True, ax: Any = None) -> Any:
+        """Plot the smoothed training loss per batch (and validation loss per epoch); returns the axes."""
+        plt = _pyplot()
+        if ax is None:
+            _, ax = plt.subplots()
+        losses = self.losses
+        ax.plot(list(range(skip_start, len(losses))), losses[skip_start:], label="train")
+        if with_valid and self.values and self.iters:
+            idx = (torch.tensor(self.iters) - 1).tolist()
+            names = self.metric_names
+            valid_col = names.index("valid_loss") - 1 if "valid_loss" in names else len(names)
+            vals = [v[valid_col] for v in self.values if len(v) > valid_col]
+            keep = [(i, v) for i, v in zip(idx, vals) if i >= skip_start and v is not None]
+            if keep:
+                ax.plot([i for i, _ in keep], [v for _, v in keep], label="valid")
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("loss")
+        ax.legend()
+        return ax
+
+    def plot_sched(self, keys: list[str] | None = None, figsize: tuple[float, float] | None = None) -> Any:
+        """Plot the recorded hyper-parameter schedules (``lr`` and whatever schedulers put in ``hps``)."""
+        plt = _pyplot()
+        series = {"lr": self.lrs, **self.hps}
+        keys = list(series) if keys is None else keys
+        unknown = [k for k in keys if k not in series]
+        if unknown:
+            raise KeyError(f"no recorded schedule for {unknown}; recorded: {sorted(series)}")
+        fig, axs = plt.subplots(len(keys), 1, figsize=figsize or (6, 3 * len(keys)), squeeze=False)
+        for k, ax in zip(keys, axs[:, 0]):
+            ax.plot(series[k])
+            ax.set_ylabel(k)
+        return fig
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"lrs": list(self.lrs), "losses": list(self.losses), "iters": list(self.iters),
+                "values": [list(v) for v in self.values], "metric_names": list(self.metric_names)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.lrs, self._losses = list(state.get("lrs", [])), list(state.get("losses", []))
+        self.iters, self._pending = list(state.get("iters", [])), []
+        self.values = [list(v) for v in state.get("values", [])]
+        self.metric_names = list(state.get("metric_names", self.metric_names))
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        raise ImportError("plotting needs matplotlib: pip install 'torchloom[show]'") from e
+    return plt
+
+
+def _detach(x: Any) -> Any:
+    if isinstance(x, Tensor):
+        return x.detach()
+    if isinstance(x, (tuple, list)):
+        return type(x)(_detach(o) for o in x)
+    return x
+
+
+def _cat(items: list[Any]) -> Any:
+    if not items:
+        return None
+    first = items[0]
+    if isinstance(first, Tensor):
+        if first.ndim == 0:
+            return torch.stack(items).cpu()
+        return torch.cat(items).cpu()
+    if isinstance(first, tuple):
+        parts = tuple(_cat([it[i] for it in items]) for i in range(len(first)))
+        return parts[0] if len(parts) == 1 else parts
+    return [o for it in items for o in (it if isinstance(it, list) else [it])]
+
+
+class GatherPreds(Callback):
+    """Collect inputs, predictions, targets (and per-item losses) during validation, on the device."""
+
+    order = 0
+    run_train = False
+
+    def __init__(self, with_input: bool = False, with_loss: bool = False) -> None:
+        super().__init__()
+        self.with_input, self.with_loss = with_input, with_loss
+        self.before_validate()
+
+    def before_validate(self) -> None:
+        self.inputs: list[Any] = []
+        self.preds: list[Any] = []
+        self.targets: list[Any] = []
+        self.losses: list[Any] = []
+
+    def after_batch(self) -> None:
+        learn = self.learn
+        if self.with_input:
+            self.inputs.append(_detach(learn.xb))
+        self.preds.append(_detach(learn.pred))
+        if learn.yb:
+            self.targets.append(_detach(learn.yb))
+            if self.with_loss:
+                loss = learn.loss
+                bs = learn.yb[0].shape[0]
+                if loss.numel() != bs:
+                    loss = loss.reshape(bs, -1).mean(1) if loss.numel() % bs == 0 else loss.expand(bs)
+                self.losses.append(loss.detach())
+
+    def result(self) -> list[Any]:
+        """``[inputs?, preds, targets, losses?]`` concatenated on the CPU (None where nothing was seen)."""
+        res = [_cat(self.preds), _cat(self.targets)]
+        if self.with_input:
+            res.insert(0, _cat(self.inputs))
+        if self.with_loss:
+            res.append(_cat(self.losses))
+        return res
