@@ -4,7 +4,7 @@ Public names load lazily (PEP 562): the entry point imports only ``torchloom_gan
 """
 from __future__ import annotations
 
-from torchloom.lazy import lazy_exports
+from torchloom import lazy_exports
 
 __version__ = "0.1.0"
 

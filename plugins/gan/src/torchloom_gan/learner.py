@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from torchloom import Callback, Learner, ValueMetric
+from torchloom import Callback, Learner, ValueMetric, exportable_loss
 
 from .callbacks import FixedGANSwitcher, GANTrainer
 from .data import generate_noise, noise_dl
@@ -48,6 +48,7 @@ class _TrainerLoss:
         return None
 
 
+@exportable_loss
 class SampleOnly(nn.Module):
     """The loss of an exported generator: there is none (the export is for sampling, not training)."""
 
@@ -204,7 +205,7 @@ class GANLearner(Learner):
         learn = Learner(_SamplingData(), self.model.generator, loss_func=SampleOnly(), model_spec=spec,
                         default_cbs=False, path=self.path)
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="the DataLoaders have no get_spec")
+            warnings.filterwarnings("ignore", message=".*no get_spec")
             return learn.export(fname)
 
 

@@ -119,10 +119,7 @@ def _resolve_opt_func(opt_func: Any) -> Callable[..., Any]:
     if isinstance(opt_func, str):
         from torchloom import get_registry
 
-        entry = get_registry().entry("stepper", opt_func)
-        if not entry.extra.get("optimizer"):
-            raise ValueError(f"opt_func={opt_func!r} names a stepper function ({entry.dist}), not an optimizer")
-        return entry.load()
+        return get_registry().entry("optimizer", opt_func).load()  # unknown names: the registry lists them
     if not callable(opt_func):
         raise TypeError(f"opt_func must be an optimizer name or a callable, got {opt_func!r}")
     return opt_func
