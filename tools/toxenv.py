@@ -44,6 +44,7 @@ PLUGIN_DIRS: dict[str, str | list[str]] = {
     "lamb": "plugins/lamb", "ema": "contrib/ema", "template": "contrib/plugin-template",
     "tabular": "plugins/tabular", "collab": ["plugins/tabular", "plugins/collab"],
     "gan": ["plugins/vision", "plugins/gan"],
+    "wandb": "contrib/wandb",
 }
 # tox envs that install the kernel alone (security: the hostile-file suite, tests/security; types: mypy)
 KERNEL_ONLY_ENVS = ("kernel", "security", "types")

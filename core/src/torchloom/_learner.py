@@ -238,6 +238,13 @@ class Learner:
 
     show_training_loop = show_order
 
+    def summary(self) -> Any:
+        """Layers with output shapes and parameter counts, frozen/trainable, loss, optimizer, callbacks and
+        plugins (one training batch is run through the model in eval mode to get the shapes)."""
+        from torchloom._summary import model_summary
+
+        return model_summary(self)
+
     # -- plugins --------------------------------------------------------------------------------
     use = _use.use
     unuse = _use.unuse

@@ -31,6 +31,9 @@ def register_callbacks(register: Register) -> None:
     register("compile", "torchloom.callbacks._compile:CompileModel", same_results=True,
              doc="torch.compile the model, eager fallback")
     register("param_scheduler", "torchloom.callbacks._schedule:ParamScheduler", doc="schedule hyper-parameters")
+    register("csv_logger", f"{_CB}._csv_logger:CSVLogger", doc="append the epoch table to a CSV file")
+    register("tensorboard", f"{_CB}._tensorboard:TensorBoardCallback",
+             doc="log losses, metrics, lr and hyper-parameters to TensorBoard (extra: torchloom[tensorboard])")
 
 
 @hookimpl

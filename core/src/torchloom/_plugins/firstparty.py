@@ -9,6 +9,7 @@ _PROVIDERS: dict[str, tuple[str, ...]] = {
     "torchloom-fp16": ("fp16", "bf16"),
     "torchloom-lamb": ("lamb", "lamb_step"),
     "torchloom-ema": ("ema",),
+    "torchloom-wandb": ("wandb",),
     "torchloom-vision": (
         "fashion-mnist", "fashion-sample", "add_mask_codes", "affine_coord", "brightness", "contrast", "crop_pad",
         "dihedral", "flip", "lighting", "normalize", "point_scaler", "random_erasing", "random_resized_crop",
