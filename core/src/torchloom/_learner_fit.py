@@ -96,7 +96,8 @@ def lr_find(learn: Learner, start_lr: float = 1e-7, end_lr: float = 10, num_it: 
     n_batches = len(learn.dls.train)
     if n_batches == 0:
         raise ValueError("lr_find needs a non-empty training DataLoader")
-    n_epoch = num_it // n_batches + 1
+    # an upper bound: LRFinder stops after num_it batches, however long an epoch is (sharded under DDP)
+    n_epoch = num_it + 1
     cb = LRFinder(start_lr=start_lr, end_lr=end_lr, num_it=num_it, stop_div=stop_div)
     quiet = getattr(learn, "no_logging", None)
     with quiet() if quiet is not None else contextlib.nullcontext():
