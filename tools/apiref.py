@@ -30,6 +30,7 @@ SECTIONS = [
     ("Portable exports and batch inference", ("_deploy.",)),
     ("Targets named in files", ("_targets",)),
     ("Interpretation and plots", ("_interpret", "_plotting")),
+    ("Distributed training and deployment", ("_distributed.", "_deploy.", "_unwrap")),
     ("Plugins", ("_plugins.", "_lazy", "_download")),
 ]
 
