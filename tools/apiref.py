@@ -29,6 +29,7 @@ SECTIONS = [
     ("Saving, loading and exporting", ("_persist.",)),
     ("Targets named in files", ("_targets",)),
     ("Plugins", ("_plugins.", "_lazy", "_download")),
+    ("Scale: distributed training and compilation", ("_distributed.", "_unwrap")),
 ]
 
 
