@@ -31,6 +31,9 @@ def register_callbacks(register: Register) -> None:
     register("compile", "torchloom.callbacks._compile:CompileModel", same_results=True,
              doc="torch.compile the model, eager fallback")
     register("param_scheduler", "torchloom.callbacks._schedule:ParamScheduler", doc="schedule hyper-parameters")
+    register("csv_logger", f"{_CB}._csv_logger:CSVLogger", doc="append the epoch table to a CSV file")
+    register("tensorboard", f"{_CB}._tensorboard:TensorBoardCallback",
+             doc="log losses, metrics, lr and hyper-parameters to TensorBoard (extra: torchloom[tensorboard])")
 
 
 @hookimpl
@@ -61,3 +64,5 @@ def register_transforms(register: Register) -> None:
 def register_commands(cli: CommandRegistrar) -> None:
     cli.add_command("plugins", "torchloom._cli:configure_plugins", "list installed plugins and what they provide")
     cli.add_command("new-plugin", "torchloom._newplugin:configure", "create a new plugin from the template")
+    cli.add_command("predict", "torchloom._deploy.predict:configure",
+                    "stream files through a portable export (onnx / torch.export) into a CSV of predictions")
