@@ -30,6 +30,7 @@ SECTIONS = [
     ("Portable exports and batch inference", ("_deploy.",)),
     ("Targets named in files", ("_targets",)),
     ("Plugins", ("_plugins.", "_lazy", "_download")),
+    ("Interpretation and plotting", ("_interpret", "_plotting")),
     ("Scale: distributed training and compilation", ("_distributed.", "_unwrap")),
 ]
 
