@@ -20,7 +20,7 @@ PKG = Path(torchloom.__file__).parent
 #: ``"module:Name"`` targets (it asks the registry for registered names) and the safe file format.
 LAYERS: list[tuple[str, list[str]]] = [
     ("base", ["_version", "_lazy", "_download", "_tensors", "_losses", "optim._steppers", "optim._optimizer",
-              "optim._wrapper", "_persist.atomic", "_target_syntax", "data._workers"]),
+              "optim._wrapper", "_persist.atomic", "_target_syntax"]),
     ("registry", ["_plugins.errors", "_plugins.firstparty", "_plugins.hookspecs", "_plugins.registry",
                   "_plugins.builtin", "_plugins.manager"]),
     ("dispatch/transform", ["_dispatch", "_transform"]),
