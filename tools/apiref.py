@@ -27,6 +27,7 @@ SECTIONS = [
     ("Metrics and losses", ("_metrics", "_losses")),
     ("Optimizers", ("optim.",)),
     ("Saving, loading and exporting", ("_persist.",)),
+    ("Portable exports and batch inference", ("_deploy.",)),
     ("Targets named in files", ("_targets",)),
     ("Plugins", ("_plugins.", "_lazy", "_download")),
 ]

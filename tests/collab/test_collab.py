@@ -77,6 +77,10 @@ def test_export_round_trip(dot_learner, tmp_path):
     torch.testing.assert_close(p1, p2)
     value = loaded.predict({"userId": 2, "title": "Heat"})[0]
     assert float(value) == pytest.approx(float(p1[1]), rel=1e-5)
+    from torchloom_tabular import load_learner
+
+    row, pred, _ = load_learner(f).predict({"userId": 2, "title": "Heat"})  # the table API: a decoded row
+    assert row["title"] == "Heat" and row["rating"] == pytest.approx(float(p1[1]), rel=1e-5)
 
 
 def test_embedding_nn_trains(ratings):

@@ -155,8 +155,9 @@ def test_from_folder_and_from_csv(tmp_path, rt_small):
 
 
 def test_datablock_with_textblock_picks_the_loader(rt_small):
+    from torchloom_text import LMDataLoader, SortedDL, TextBlock
+
     from torchloom import CategoryBlock, ColReader, DataBlock, RandomSplitter
-    from torchloom_text import LMDataLoader, TextBlock
 
     df = rt_small[:300]
     db = DataBlock(blocks=(TextBlock.from_df("text", seq_len=72), CategoryBlock), get_x=ColReader("text"),

@@ -195,15 +195,11 @@ class LMLearner(TextLearner):
         self.model.reset()
         dev = next(self.model.parameters()).device
         new: list[int] = []
+        banned = torch.tensor([w in ("xxfake", "xxpad") or (no_unk and w == UNK) for w in vocab])
         with torch.no_grad():
             out = self.model(idxs[None].to(dev))
             for _ in range(n_words):
-                logits = out[0, -1].float().cpu()
-                if no_unk:
-                    logits[vocab.index(UNK)] = -float("inf")
-                for j, w in enumerate(vocab):  # padding-only rows of the vocab are never generated
-                    if w == "xxfake" or w == "xxpad":
-                        logits[j] = -float("inf")
+                logits = out[0, -1].float().cpu().masked_fill(banned, -float("inf"))
                 probs = torch.softmax(logits / max(temperature, 1e-6), dim=-1)
                 if min_p is not None and (probs >= min_p).any():
                     probs[probs < min_p] = 0.0

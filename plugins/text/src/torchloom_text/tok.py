@@ -2,7 +2,7 @@
 
 ``WordTokenizer`` splits like spaCy's blank English pipeline (fastai's default) -- punctuation apart,
 clitics ``n't 's 're 'll 've 'd 'm`` as their own tokens, hyphens between letters split -- with one
-compiled regular expression from the standard library: measured about 20x faster than spaCy on the
+compiled regular expression from the standard library: about 10x fastai + spaCy's throughput on the
 same corpus (bench/bench_text.py) with no dependency at all. ``SubwordTokenizer`` trains a BPE or
 unigram model on the corpus with HuggingFace ``tokenizers`` (Rust), fastai's SentencePiece path.
 """
