@@ -11,6 +11,7 @@ Usage (from tox, with the env's python)::
 
     python tools/toxenv.py prepare kernel            # kernel only
     python tools/toxenv.py prepare vision            # kernel + plugins/vision
+    python tools/toxenv.py prepare gan               # kernel + plugins/vision (its dependency) + plugins/gan
     python tools/toxenv.py prepare integration       # kernel + every plugin
     python tools/toxenv.py prepare bench --extra fastai==2.8.12
 Only the standard library is used.
@@ -42,9 +43,11 @@ PLUGIN_DIRS: dict[str, str | list[str]] = {
     "vision": "plugins/vision", "text": "plugins/text", "mixup": "plugins/mixup", "fp16": "plugins/fp16",
     "lamb": "plugins/lamb", "ema": "contrib/ema", "template": "contrib/plugin-template",
     "tabular": "plugins/tabular", "collab": ["plugins/tabular", "plugins/collab"],
+    "gan": ["plugins/vision", "plugins/gan"],
+    "wandb": "contrib/wandb",
 }
-# tox envs that install the kernel alone (security: the hostile-file suite, tests/security)
-KERNEL_ONLY_ENVS = ("kernel", "security")
+# tox envs that install the kernel alone (security: the hostile-file suite, tests/security; types: mypy)
+KERNEL_ONLY_ENVS = ("kernel", "security", "types")
 PTH_NAME = "_torchloom_base.pth"
 
 
