@@ -10,7 +10,6 @@ pytestmark = needs_fashion
 
 def test_demo_writes_a_grid_and_the_score(scorer, tmp_path, capsys):
     from PIL import Image
-
     from torchloom_gan.demo import main
 
     assert main(["--n-train", "640", "--epochs", "1", "--features", "8", "--out", str(tmp_path)]) == 0

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
+
 from torchloom import Datasets, Pipeline, TfmdLists
 
 from .procs import ColNames, TabularProc, as_procs

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch import Tensor
 
 from torchloom import DataLoader, DataLoaders, RandomSplitter, to_device
 
