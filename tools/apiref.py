@@ -32,6 +32,8 @@ SECTIONS = [
     ("Interpretation and plots", ("_interpret", "_plotting")),
     ("Distributed training and deployment", ("_distributed.", "_deploy.", "_unwrap")),
     ("Plugins", ("_plugins.", "_lazy", "_download")),
+    ("Interpretation and plotting", ("_interpret", "_plotting")),
+    ("Scale: distributed training and compilation", ("_distributed.", "_unwrap")),
 ]
 
 

@@ -91,7 +91,7 @@ def _gather(x: Any, skel: Any) -> Any:
 
 
 class DistributedTrainer(Callback):
-    """Distributed data-parallel training under ``torchrun`` (see the module docstring).
+    """Data-parallel training under ``torchrun``: DDP model, rank-sharded loaders, whole-set metrics, rank-0 files.
 
     ``backend`` (default: ``$TORCHLOOM_DDP_BACKEND``, else NCCL for a model on CUDA and gloo
     otherwise) and ``timeout`` (seconds a collective waits for a missing rank) apply when this
