@@ -27,8 +27,13 @@ SECTIONS = [
     ("Metrics and losses", ("_metrics", "_losses")),
     ("Optimizers", ("optim.",)),
     ("Saving, loading and exporting", ("_persist.",)),
+    ("Portable exports and batch inference", ("_deploy.",)),
     ("Targets named in files", ("_targets",)),
+    ("Interpretation and plots", ("_interpret", "_plotting")),
+    ("Distributed training and deployment", ("_distributed.", "_deploy.", "_unwrap")),
     ("Plugins", ("_plugins.", "_lazy", "_download")),
+    ("Interpretation and plotting", ("_interpret", "_plotting")),
+    ("Scale: distributed training and compilation", ("_distributed.", "_unwrap")),
 ]
 
 

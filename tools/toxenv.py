@@ -11,6 +11,7 @@ Usage (from tox, with the env's python)::
 
     python tools/toxenv.py prepare kernel            # kernel only
     python tools/toxenv.py prepare vision            # kernel + plugins/vision
+    python tools/toxenv.py prepare gan               # kernel + plugins/vision (its dependency) + plugins/gan
     python tools/toxenv.py prepare integration       # kernel + every plugin
     python tools/toxenv.py prepare bench --extra fastai==2.8.12
 Only the standard library is used.
@@ -39,9 +40,11 @@ BASE_REQUIREMENTS = [
 # tox env name -> folder of the plugin distribution it tests (with the kernel alone), or a list of folders
 # when that plugin depends on another of ours (the dependencies first, the plugin under test last)
 PLUGIN_DIRS: dict[str, str | list[str]] = {
-    "vision": "plugins/vision", "mixup": "plugins/mixup", "fp16": "plugins/fp16", "lamb": "plugins/lamb",
-    "ema": "contrib/ema", "template": "contrib/plugin-template", "tabular": "plugins/tabular",
-    "collab": ["plugins/tabular", "plugins/collab"],
+    "vision": "plugins/vision", "text": "plugins/text", "mixup": "plugins/mixup", "fp16": "plugins/fp16",
+    "lamb": "plugins/lamb", "ema": "contrib/ema", "template": "contrib/plugin-template",
+    "tabular": "plugins/tabular", "collab": ["plugins/tabular", "plugins/collab"],
+    "gan": ["plugins/vision", "plugins/gan"],
+    "wandb": "contrib/wandb",
 }
 # tox envs that install the kernel alone (security: the hostile-file suite, tests/security; types: mypy)
 KERNEL_ONLY_ENVS = ("kernel", "security", "types")

@@ -17,11 +17,13 @@ from typing import Any
 import torch
 from torch import nn
 
+import torchloom._deploy.export as _dexport
 import torchloom._learner_cbs as _cbs
 import torchloom._learner_fit as _fit
 import torchloom._learner_infer as _infer
 import torchloom._learner_use as _use
 import torchloom._persist.learner_io as _io
+import torchloom._tta as _tta
 from torchloom._metrics import mk_metric
 from torchloom._tensors import batch_to_device, same_device
 from torchloom.callbacks._base import (
@@ -235,6 +237,13 @@ class Learner:
         print(self.order_report(event))
 
     show_training_loop = show_order
+
+    def summary(self) -> Any:
+        """Layers with output shapes and parameter counts, frozen/trainable, loss, optimizer, callbacks and
+        plugins (one training batch is run through the model in eval mode to get the shapes)."""
+        from torchloom._summary import model_summary
+
+        return model_summary(self)
 
     # -- plugins --------------------------------------------------------------------------------
     use = _use.use
@@ -466,7 +475,9 @@ class Learner:
     load = _io.load
     save_checkpoint = _io.save_checkpoint
     load_checkpoint = _io.load_checkpoint
-    export = _io.export
+    export = _dexport.export
+
+    tta = _tta.tta
 
     # -- fit recipes and freezing (torchloom._learner_fit) -----------------------------------------
     fit_one_cycle = _fit.fit_one_cycle

@@ -242,9 +242,9 @@ def show_title(o: Any, ax: Any = None, ctx: Any = None, label: str | None = None
         ax.append(str(o))
         return ax
     if ax is None:
-        import matplotlib.pyplot as plt
+        from torchloom._plotting import pyplot
 
-        ax = plt.gca()
+        ax = pyplot("show_title").gca()
     title = ax.get_title()
     ax.set_title(f"{title}\n{o}" if title else str(o), color=color)
     return ax
@@ -253,7 +253,7 @@ def show_title(o: Any, ax: Any = None, ctx: Any = None, label: str | None = None
 def show_image(im: Any, ax: Any = None, figsize: tuple | None = None, title: str | None = None,
                ctx: Any = None, **kwargs: Any) -> Any:
     """Show an image tensor (CHW or HW, float 0-1 or uint8) on a matplotlib axis; returns the axis."""
-    import matplotlib.pyplot as plt
+    from torchloom._plotting import subplots
 
     ax = ax if ax is not None else ctx
     if isinstance(im, Tensor):
@@ -264,7 +264,7 @@ def show_image(im: Any, ax: Any = None, figsize: tuple | None = None, title: str
             im = im[..., 0]
         im = im.numpy()
     if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
+        _, ax = subplots(figsize=figsize, what="show_image")
     ax.imshow(im, **kwargs)
     if title is not None:
         ax.set_title(title)

@@ -9,14 +9,15 @@ _PROVIDERS: dict[str, tuple[str, ...]] = {
     "torchloom-fp16": ("fp16", "bf16"),
     "torchloom-lamb": ("lamb", "lamb_step"),
     "torchloom-ema": ("ema",),
+    "torchloom-wandb": ("wandb",),
     "torchloom-vision": (
         "fashion-mnist", "fashion-sample", "add_mask_codes", "affine_coord", "brightness", "contrast", "crop_pad",
         "dihedral", "flip", "lighting", "normalize", "point_scaler", "random_erasing", "random_resized_crop",
-        "resize", "rotate", "to_tensor", "warp", "zoom",
+        "resize", "rotate", "to_tensor", "warp", "zoom", "image_reader",
     ),
     "torchloom-text": (
         "rotten-tomatoes", "tokenize", "numericalize", "awd_lstm", "ulmfit", "lm_data", "rnn_regularizer",
-        "rnn_callback", "text",
+        "rnn_callback", "text", "rnn_reset", "gradual_unfreeze", "fortunes",
     ),
     "torchloom-tabular": ("adult", "categorify", "fill_missing", "normalize_tab"),
     "torchloom-collab": ("movielens",),

@@ -35,6 +35,7 @@ class SynthDataLoaders:
         self.train_ds, self.valid_ds, self.bs = train, valid, bs
         self.device = None if device is None else torch.device(device)
         self.n_inp = 1
+        self.loss_func: Any = None  # the loss the data implies (synth_learner sets it): Learner(dls, model) works
         self.train = _Loader(train, bs, shuffle, seed, self.device)
         self.valid = _Loader(valid, bs, False, seed, self.device)
 
@@ -107,6 +108,7 @@ def synth_learner(n_train: int = 160, n_valid: int = 80, bs: int = 16, lr: float
         torch.manual_seed(seed)
         model = make()
     dls = SynthDataLoaders((x[:n_train], y[:n_train]), (x[n_train:], y[n_train:]), bs=bs, seed=seed)
+    dls.loss_func = loss
     learner_kwargs.setdefault("loss_func", loss)
     if quiet:
         learner_kwargs.setdefault("progress", False)

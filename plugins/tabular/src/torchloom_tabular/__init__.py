@@ -16,7 +16,7 @@ _LAZY: dict[str, str] = {
     "emb_sz_rule": "model", "get_emb_sz": "model", "tabular_config": "model",
     "TabularLearner": "learner", "tabular_learner": "learner",
     "TabularRow": "export", "ReadTabCats": "export", "ReadTabConts": "export", "ReadTabTarget": "export",
-    "adult": "datasets", "Adult": "datasets",
+    "adult": "datasets", "Adult": "datasets", "load_learner": "load",
 }
 
 __all__ = sorted(_LAZY)

@@ -1,0 +1,125 @@
+"""GAN: a Fashion-MNIST DCGAN, torchloom-gan vs fastai 2.8, side by side in one run.
+
+Both sides train on the SAME pre-built batches (Fashion-MNIST training images padded to 32x32 in [-1, 1],
+with the same noise vectors), the SAME architecture (basic_generator / basic_critic, LeakyReLU 0.2 in the
+critic) from the SAME initial weights (ours loaded into fastai's models, strict), the same loss
+(non-saturating BCE), switcher (FixedGANSwitcher(1, 1)), batch size, iterations, optimizer (Adam, mom 0.5,
+sqr_mom 0.999, wd 0) and learning rate, with progress bars off. Reported: Fréchet distance and class
+coverage by torchloom-gan's quality classifier (2,000 samples from the same noise), wall and CPU time of
+the training, and the ratios torchloom/fastai. The one design difference is fastai's single optimizer
+over both networks vs torchloom's one optimizer per network.
+
+    python bench/bench_gan.py                      # 600 iterations, n_features 16, 2 interleaved rounds
+    python bench/bench_gan.py --iters 200 --rounds 1   # quick check
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import time
+from functools import partial
+
+import numpy as np
+import torch
+from _common import ListDLs
+
+
+def make_batches(n: int, bs: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    from torchloom import load_dataset
+
+    ds = load_dataset("fashion-mnist")
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(ds.x_train), n * bs, replace=False)
+    x = torch.from_numpy(np.array(ds.x_train[idx])).float().div_(127.5).sub_(1.0)[:, None]
+    x = torch.nn.functional.pad(x, (2, 2, 2, 2), value=-1.0)
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.randn(bs, 100, generator=g), x[i * bs:(i + 1) * bs].contiguous()) for i in range(n)]
+
+
+def ours_models(nf: int, seed: int) -> tuple[torch.nn.Module, torch.nn.Module]:
+    from torchloom_gan import basic_critic, basic_generator
+
+    torch.manual_seed(seed)
+    return basic_generator(32, 1, n_features=nf), basic_critic(32, 1, n_features=nf)
+
+
+def run_torchloom(batches: list, valid: list, init: tuple, nf: int, lr: float) -> tuple[torch.nn.Module, float, float]:
+    from torchloom_gan import FixedGANSwitcher, GANLearner, bce_crit_loss, bce_gen_loss
+
+    from torchloom import Adam
+
+    g, c = ours_models(nf, 0)
+    g.load_state_dict(init[0])
+    c.load_state_dict(init[1])
+    learn = GANLearner(ListDLs(batches, valid), g, c, bce_gen_loss, bce_crit_loss, switcher=FixedGANSwitcher(1, 1),
+                       switch_eval=False, opt_func=partial(Adam, mom=0.5, sqr_mom=0.999), progress=False)
+    t0, c0 = time.perf_counter(), time.process_time()
+    with learn.no_logging():
+        learn.fit(1, lr, wd=0.0)
+    return g, time.perf_counter() - t0, time.process_time() - c0
+
+
+def run_fastai(batches: list, valid: list, init: tuple, nf: int, lr: float) -> tuple[torch.nn.Module, float, float]:
+    from fastai.callback.progress import ProgressCallback
+    from fastai.optimizer import Adam as FAdam
+    from fastai.vision.gan import FixedGANSwitcher as FSwitcher
+    from fastai.vision.gan import GANLearner as FGANLearner
+    from fastai.vision.gan import basic_critic as fcritic
+    from fastai.vision.gan import basic_generator as fgenerator
+    from torchloom_gan import bce_crit_loss, bce_gen_loss
+
+    g = fgenerator(32, n_channels=1, n_features=nf)
+    c = fcritic(32, n_channels=1, n_features=nf, act_cls=partial(torch.nn.LeakyReLU, negative_slope=0.2))
+    g.load_state_dict(init[0], strict=True)
+    c.load_state_dict(init[1], strict=True)
+    learn = FGANLearner(ListDLs(batches, valid), g, c, bce_gen_loss, bce_crit_loss, switcher=FSwitcher(1, 1),
+                        switch_eval=False, opt_func=partial(FAdam, mom=0.5, sqr_mom=0.999))
+    learn.remove_cb(ProgressCallback)
+    t0, c0 = time.perf_counter(), time.process_time()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        learn.fit(1, lr, wd=0.0)
+    return g, time.perf_counter() - t0, time.process_time() - c0
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--iters", type=int, default=600)
+    p.add_argument("--bs", type=int, default=64)
+    p.add_argument("--features", type=int, default=16)
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--rounds", type=int, default=2, help="interleaved rounds (ours, fastai, fastai, ours, ...)")
+    args = p.parse_args()
+
+    from torchloom_gan import QualityScorer, sample
+
+    scorer = QualityScorer()
+    batches = make_batches(args.iters, args.bs, seed=0)
+    valid = make_batches(2, args.bs, seed=1)
+    g0, c0 = ours_models(args.features, 0)
+    init = (g0.state_dict(), c0.state_dict())
+    untrained = scorer.score(sample(g0, 2000, seed=0))
+    print(f"GAN bench: Fashion-MNIST 32x32, bs {args.bs}, {args.iters} iterations (1 critic : 1 generator), "
+          f"n_features {args.features}, Adam(0.5, 0.999) lr {args.lr}, torch threads {torch.get_num_threads()}; "
+          f"classifier accuracy {scorer.accuracy:.4f}")
+    print(f"untrained generator: FID {untrained.fid:.2f}, coverage {untrained.coverage:.0%}")
+    runs = {"torchloom": run_torchloom, "fastai": run_fastai}
+    res: dict[str, list[tuple[float, float, float, float]]] = {k: [] for k in runs}
+    for r in range(args.rounds):
+        order = list(runs) if r % 2 == 0 else list(reversed(runs))
+        for name in order:
+            gen, wall, cpu = runs[name](batches, valid, init, args.features, args.lr)
+            s = scorer.score(sample(gen, 2000, seed=0))
+            res[name].append((wall, cpu, s.fid, s.coverage))
+            print(f"  round {r} {name:<9} wall {wall:7.1f} s  cpu {cpu:7.1f} s  FID {s.fid:7.2f}  "
+                  f"coverage {s.coverage:.0%}  classes {s.class_counts}", flush=True)
+    med = {k: np.median(np.array(v), axis=0) for k, v in res.items()}
+    t, f = med["torchloom"], med["fastai"]
+    print(f"median torchloom: wall {t[0]:.1f} s, cpu {t[1]:.1f} s, FID {t[2]:.2f}, coverage {t[3]:.0%}")
+    print(f"median fastai:    wall {f[0]:.1f} s, cpu {f[1]:.1f} s, FID {f[2]:.2f}, coverage {f[3]:.0%}")
+    print(f"ratio torchloom/fastai: wall {t[0] / f[0]:.2f}x, cpu {t[1] / f[1]:.2f}x (target <= 0.8x); "
+          f"FID {t[2]:.2f} vs {f[2]:.2f} ({'no worse' if t[2] <= f[2] else 'WORSE'})")
+
+
+if __name__ == "__main__":
+    main()
