@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 #: distribution -> the names it registers. For the distributions in this repository a test checks the
-#: lists against their real registrations (tests/integration); text and gan are reserved for the
-#: first-party plugins being written, so their names already point at the right distribution.
+#: lists against their real registrations (tests/integration), both ways.
 _PROVIDERS: dict[str, tuple[str, ...]] = {
     "torchloom-mixup": ("mixup", "cutmix"),
     "torchloom-fp16": ("fp16", "bf16"),
@@ -16,12 +15,11 @@ _PROVIDERS: dict[str, tuple[str, ...]] = {
         "resize", "rotate", "to_tensor", "warp", "zoom", "image_reader",
     ),
     "torchloom-text": (
-        "rotten-tomatoes", "tokenize", "numericalize", "awd_lstm", "ulmfit", "lm_data", "rnn_regularizer",
-        "rnn_callback", "text", "rnn_reset", "gradual_unfreeze", "fortunes",
+        "rnn_reset", "rnn_regularizer", "gradual_unfreeze", "tokenize", "numericalize", "rotten-tomatoes", "fortunes",
     ),
     "torchloom-tabular": ("adult", "categorify", "fill_missing", "normalize_tab"),
     "torchloom-collab": ("movielens",),
-    "torchloom-gan": ("gan", "wgan", "gan_trainer", "fixed_gan_switcher", "adaptive_gan_switcher"),
+    "torchloom-gan": ("gan_trainer", "fixed_gan_switcher", "adaptive_gan_switcher", "gan_discriminative_lr"),
 }
 
 FIRST_PARTY: dict[str, str] = {name: dist for dist, names in _PROVIDERS.items() for name in names}
