@@ -1,8 +1,8 @@
 """Which first-party distribution provides a name, so an unknown-name error can say what to install."""
 from __future__ import annotations
 
-#: distribution -> the names it registers. A test checks these lists against the real registrations of
-#: every distribution in this repository (tests/integration).
+#: distribution -> the names it registers. For the distributions in this repository a test checks the
+#: lists against their real registrations (tests/integration), both ways.
 _PROVIDERS: dict[str, tuple[str, ...]] = {
     "torchloom-mixup": ("mixup", "cutmix"),
     "torchloom-fp16": ("fp16", "bf16"),
@@ -15,7 +15,7 @@ _PROVIDERS: dict[str, tuple[str, ...]] = {
         "resize", "rotate", "to_tensor", "warp", "zoom", "image_reader",
     ),
     "torchloom-text": (
-        "rotten-tomatoes", "fortunes", "tokenize", "numericalize", "rnn_reset", "rnn_regularizer", "gradual_unfreeze",
+        "rnn_reset", "rnn_regularizer", "gradual_unfreeze", "tokenize", "numericalize", "rotten-tomatoes", "fortunes",
     ),
     "torchloom-tabular": ("adult", "categorify", "fill_missing", "normalize_tab"),
     "torchloom-collab": ("movielens",),
