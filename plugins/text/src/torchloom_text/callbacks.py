@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from torchloom import Callback
+from torchloom import Callback, unwrap_model
 
 __all__ = ["ModelResetter", "RNNRegularizer", "GradualUnfreeze", "rnn_outputs"]
 
 
 def _reset(model: Any) -> None:
+    model = unwrap_model(model)  # under DDP (or a compiled model) the wrapper has no ``reset``
     if hasattr(model, "reset"):
         model.reset()
 
