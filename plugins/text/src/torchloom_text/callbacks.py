@@ -32,6 +32,7 @@ class ModelResetter(Callback):
 
 def _encoder(model: Any) -> Any:
     """The module that keeps the last raw/dropped outputs: the LM's AWD-LSTM or the classifier's encoder."""
+    model = unwrap_model(model)  # DDP / compile wrappers hide the encoder
     first = model[0] if hasattr(model, "__getitem__") else model
     return first
 
