@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torchloom_tabular import Categorify, FillMissing, Normalize, TabularPandas, tabular_config, tabular_learner
+from torchloom_tabular import (
+    Categorify,
+    FillMissing,
+    Normalize,
+    TabularPandas,
+    tabular_config,
+    tabular_learner,
+)
 
 import torchloom
 from torchloom import Callback, accuracy, num_distrib, rank_distrib, unwrap_model
