@@ -10,6 +10,9 @@ raw, as process CPU time (robust on a shared machine: with one thread, time spen
 is not counted) and as wall-clock time.
 A second table uses a trivial model (Linear(8, 2), bs 8) so that the framework's own per-batch
 cost dominates (that is where fastai's 3.7x was measured).
+A third table is a whole short fit as a new user writes it: MLP 32-64-2, bs 64, 32 training batches and
+one validation batch per epoch, 3 epochs, plain ``torch.optim.SGD`` passed as ``opt_func`` (and the
+kernel's own SGD), against the same three epochs written as a raw loop; the unit is one ``fit(3)``.
 usage: python bench/bench_loop.py [--batches 200] [--rounds 7] [--threads 1] [--hidden 128]
 """
 from __future__ import annotations
@@ -118,6 +121,61 @@ def run_suite(title: str, base: nn.Module, train: list, valid: list, rounds: int
         print(fastai_note)
 
 
+def raw_fit(model: nn.Module, opt: torch.optim.Optimizer, loss_fn: nn.Module, train: list, valid: list,
+            n_epoch: int) -> None:
+    for _ in range(n_epoch):
+        raw_epoch(model, opt, loss_fn, train, valid)
+
+
+def run_new_user_case(rounds: int) -> None:
+    """``Learner(dls, model, loss, opt_func=torch.optim.SGD).fit(3)`` vs three raw epochs (ms per fit)."""
+    from torchloom import SGD, Learner
+
+    n_epoch = 3
+    train = make_batches(32, 64, 32, 2, seed=5)
+    valid = make_batches(1, 64, 32, 2, seed=6)
+    base = make_model_small()
+    model = copy.deepcopy(base)
+    raw_opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    loss_fn = nn.CrossEntropyLoss()
+    configs: dict[str, Callable[[], None]] = {
+        "raw PyTorch loop (torch SGD)": lambda: raw_fit(model, raw_opt, loss_fn, train, valid, n_epoch)}
+    for name, opt_func in (("torchloom, opt_func=torch.optim.SGD", torch.optim.SGD),
+                           ("torchloom, opt_func=SGD (kernel's)", SGD)):
+        learn = Learner(ListDLs(train, valid), copy.deepcopy(base), nn.CrossEntropyLoss(), opt_func=opt_func,
+                        lr=0.1, progress=False)
+        configs[name] = quiet_fit(learn, n_epoch)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from fastai.callback.progress import ProgressCallback as FastaiProgress
+            from fastai.data.core import DataLoaders
+            from fastai.learner import Learner as FastaiLearner
+            from fastai.optimizer import OptimWrapper
+
+            f = FastaiLearner(DataLoaders(ListDL(train), ListDL(valid)), copy.deepcopy(base), nn.CrossEntropyLoss(),
+                              opt_func=partial(OptimWrapper, opt=torch.optim.SGD), lr=0.1)
+            f.remove_cb(FastaiProgress)
+            configs["fastai 2.8, opt_func=OptimWrapper(torch SGD)"] = quiet_fit(f, n_epoch)
+    except ImportError:
+        pass
+    print(f"\nnew-user fit: MLP 32-64-2, bs 64, 32 train + 1 valid batches per epoch, {n_epoch} epochs, progress "
+          f"bar off, epoch table printed (to a buffer); {rounds} interleaved rounds, median ms per fit({n_epoch})")
+    times, walls = interleaved_times(configs, rounds, 1, clocks=(time.process_time, time.perf_counter))
+    key = "raw PyTorch loop (torch SGD)"
+    raw, raw_wall = statistics.median(times[key]), statistics.median(walls[key])
+    width = max(len(k) for k in configs)
+    print(f"{'':<{width}}  {'CPU ms/fit':>10}  {'vs raw':>6}  {'wall ms/fit':>11}  {'vs raw':>6}")
+    for name in configs:
+        med, wall = statistics.median(times[name]), statistics.median(walls[name])
+        print(f"{name:<{width}}  {med:10.3f}  {med / raw:5.2f}x  {wall:11.3f}  {wall / raw_wall:5.2f}x")
+
+
+def make_model_small() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 2))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--batches", type=int, default=200)
@@ -139,6 +197,7 @@ def main() -> None:
     valid = make_batches(max(args.batches // 5, 1), 8, 8, 2, seed=4)
     torch.manual_seed(0)
     run_suite("trivial model Linear(8, 2), bs 8", nn.Linear(8, 2), train, valid, args.rounds)
+    run_new_user_case(max(args.rounds * 3, 21))
 
 
 if __name__ == "__main__":

@@ -40,12 +40,14 @@ BASE_REQUIREMENTS = [
 # tox env name -> folder of the plugin distribution it tests (with the kernel alone), or a list of folders
 # when that plugin depends on another of ours (the dependencies first, the plugin under test last)
 PLUGIN_DIRS: dict[str, str | list[str]] = {
-    "vision": "plugins/vision", "mixup": "plugins/mixup", "fp16": "plugins/fp16", "lamb": "plugins/lamb",
-    "ema": "contrib/ema", "template": "contrib/plugin-template", "tabular": "plugins/tabular",
-    "collab": ["plugins/tabular", "plugins/collab"], "gan": ["plugins/vision", "plugins/gan"],
+    "vision": "plugins/vision", "text": "plugins/text", "mixup": "plugins/mixup", "fp16": "plugins/fp16",
+    "lamb": "plugins/lamb", "ema": "contrib/ema", "template": "contrib/plugin-template",
+    "tabular": "plugins/tabular", "collab": ["plugins/tabular", "plugins/collab"],
+    "gan": ["plugins/vision", "plugins/gan"],
+    "wandb": "contrib/wandb",
 }
-# tox envs that install the kernel alone (security: the hostile-file suite, tests/security)
-KERNEL_ONLY_ENVS = ("kernel", "security")
+# tox envs that install the kernel alone (security: the hostile-file suite, tests/security; types: mypy)
+KERNEL_ONLY_ENVS = ("kernel", "security", "types")
 PTH_NAME = "_torchloom_base.pth"
 
 

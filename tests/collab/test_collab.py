@@ -77,6 +77,10 @@ def test_export_round_trip(dot_learner, tmp_path):
     torch.testing.assert_close(p1, p2)
     value = loaded.predict({"userId": 2, "title": "Heat"})[0]
     assert float(value) == pytest.approx(float(p1[1]), rel=1e-5)
+    from torchloom_tabular import load_learner
+
+    row, pred, _ = load_learner(f).predict({"userId": 2, "title": "Heat"})  # the table API: a decoded row
+    assert row["title"] == "Heat" and row["rating"] == pytest.approx(float(p1[1]), rel=1e-5)
 
 
 def test_embedding_nn_trains(ratings):
@@ -111,3 +115,12 @@ def test_model_from_scratch_shapes():
     m = EmbeddingDotBias(8, 5, 7, y_range=(0, 5))
     out = m(torch.tensor([[1, 2], [4, 6]]))
     assert out.shape == (2,) and ((out > 0) & (out < 5)).all()
+
+
+def test_from_csv(ratings, tmp_path):
+    f = tmp_path / "r.csv"
+    ratings[["userId", "movieId", "rating"]].head(1000).to_csv(f, index=False)
+    dls = CollabDataLoaders.from_csv(f, valid_pct=0.1, seed=0, bs=32, device="cpu")
+    assert len(dls.train.dataset) == 900 and len(dls.valid.dataset) == 100
+    with pytest.raises(FileNotFoundError, match="missing.csv"):
+        CollabDataLoaders.from_csv(tmp_path / "missing.csv")

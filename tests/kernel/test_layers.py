@@ -19,20 +19,24 @@ PKG = Path(torchloom.__file__).parent
 #: "registry" the plugin registry (plain data) with its discovery; "targets" the one resolver of
 #: ``"module:Name"`` targets (it asks the registry for registered names) and the safe file format.
 LAYERS: list[tuple[str, list[str]]] = [
-    ("base", ["_version", "_lazy", "_download", "_tensors", "_losses", "optim._steppers", "optim._optimizer",
-              "optim._wrapper", "_persist.atomic", "_target_syntax"]),
+    ("base", ["_version", "_lazy", "_download", "_plotting", "_tensors", "_losses", "optim._steppers", "optim._optimizer",
+              "optim._wrapper", "_persist.atomic", "_target_syntax", "data._workers", "optim._fused", "_unwrap",
+              "_distributed", "_distributed.env", "_distributed.sampler", "_distributed.comm"]),
     ("registry", ["_plugins.errors", "_plugins.firstparty", "_plugins.hookspecs", "_plugins.registry",
                   "_plugins.builtin", "_plugins.manager"]),
     ("dispatch/transform", ["_dispatch", "_transform"]),
     ("targets", ["_targets", "_persist.safe"]),
     ("data", ["data._splitters", "data._getters", "data._show", "data._transforms", "data._dataloader",
               "data._dataloaders", "data._lists", "data._block", "data._spec", "data._load_dataset"]),
-    ("callback", ["callbacks._base", "_metrics", "callbacks._core", "callbacks._progress", "callbacks._training",
-                  "callbacks._trackers", "callbacks._checkpoint", "callbacks._schedule"]),
-    ("learner", ["_learner", "_learner_cbs", "_learner_use", "_learner_infer", "_learner_fit",
-                 "_persist.learner_io"]),
-    ("features", ["_persist.load_learner", "testing._events", "testing._synth", "testing._contract",
-                  "testing._discovery", "testing", "_cli", "_newplugin"]),
+    ("callback", ["callbacks._base", "callbacks._guards", "_metrics", "callbacks._core", "callbacks._progress",
+                  "callbacks._training", "callbacks._trackers", "callbacks._checkpoint", "callbacks._schedule",
+                  "callbacks._compile", "_distributed.sync", "_distributed.ddp", "callbacks._notebook",
+                  "callbacks._logger", "callbacks._csv_logger", "callbacks._tensorboard"]),
+    ("learner", ["_summary", "_learner", "_learner_cbs", "_learner_use", "_learner_infer", "_learner_fit",
+                 "_persist.learner_io", "_tta", "_deploy.spec", "_deploy.readers", "_deploy.export"]),
+    ("features", ["_interpret", "testing._markdown", "_persist.load_learner", "testing._events", "testing._synth", "testing._contract",
+                  "testing._discovery", "testing", "_cli", "_newplugin", "_deploy", "_deploy.pt2check",
+                  "_deploy.runtime", "_deploy.predict"]),
 ]
 #: package ``__init__`` files that only re-export names lazily (they import ``_lazy`` and ``_version``).
 NAMESPACES = ["", "data", "optim", "callbacks", "_plugins", "_persist"]

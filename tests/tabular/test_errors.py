@@ -68,3 +68,14 @@ def test_regression_inferred_and_overridable(small_df):
     df = small_df.assign(t=["a"] * 200)
     with pytest.raises(ValueError, match="regression target column 't'.*'a'"):
         TabularPandas(df, cat_names=["color"], cont_names=["x"], y_names="t", y_block="regression")
+
+
+def test_from_csv(small_df, tmp_path):
+    f = tmp_path / "t.csv"
+    small_df.to_csv(f, index=False)
+    dls = TabularDataLoaders.from_csv(f, cat_names=["color", "size"], cont_names=["x", "z"], y_names="y", bs=32,
+                                      valid_idx=range(150, 200))
+    assert len(dls.valid.dataset) == 50 and dls.vocab == ["hi", "lo"]
+    assert dls.cat_names == ["color", "size", "x_na"]
+    with pytest.raises(FileNotFoundError, match="nope.csv"):
+        TabularDataLoaders.from_csv(tmp_path / "nope.csv", y_names="y")

@@ -139,3 +139,20 @@ def test_regression_beats_the_mean(adult):
     assert valid_rmse < 0.9 * baseline
     dec, value, _ = learn.predict(df.iloc[0])
     assert 15 <= float(value) <= 95 and dec["age"] == pytest.approx(float(value))
+
+
+def test_tabular_load_learner_restores_the_table_api(adult_learner, adult, tmp_path):
+    from torchloom_tabular import TabularLearner, load_learner
+
+    adult_learner.path = tmp_path
+    f = adult_learner.export("for_tabular_load")
+    loaded = load_learner(f)
+    assert isinstance(loaded, TabularLearner) and loaded.dls.cat_names == adult_learner.dls.cat_names
+    row = adult.test.iloc[7]
+    dec, cls, probs = loaded.predict(row)
+    dec0, cls0, probs0 = adult_learner.predict(row)
+    assert dec.equals(dec0) and int(cls) == int(cls0)
+    torch.testing.assert_close(probs, probs0)
+    test = adult.test.head(500)
+    torch.testing.assert_close(loaded.get_preds(dl=loaded.dls.test_dl(test))[0],
+                               adult_learner.get_preds(dl=adult_learner.dls.test_dl(test))[0])

@@ -31,13 +31,17 @@ def test_categorify_accepts_arrow_or_string_dtypes(small_df):
     df["color"] = df["color"].astype("string")
     to = TabularPandas(df, [Categorify], cat_names=["color"], cont_names=["x"], y_names="y", splits=(TRAIN, VALID))
     assert to.classes["color"] == ["#na#", "blue", "green", "red"]
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        return
-    df["color"] = small_df["color"].astype("string[pyarrow]")
+    df["color"] = small_df["color"].astype("category")  # unordered pandas category: its categories are kept
     to2 = TabularPandas(df, [Categorify], cat_names=["color"], cont_names=["x"], y_names="y", splits=(TRAIN, VALID))
-    assert to2.classes == to.classes
+    assert to2.classes == to.classes and (to2.items["color"] == to.items["color"]).all()
+
+
+def test_categorify_arrow_strings(small_df):
+    pytest.importorskip("pyarrow")
+    df = small_df.copy()
+    df["color"] = df["color"].astype("string[pyarrow]")
+    to = TabularPandas(df, [Categorify], cat_names=["color"], cont_names=["x"], y_names="y", splits=(TRAIN, VALID))
+    assert to.classes["color"] == ["#na#", "blue", "green", "red"] and to.items["color"][5] == 0
 
 
 @pytest.mark.parametrize("strategy", ["median", "mode", "constant"])

@@ -5,11 +5,11 @@ import ast
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import tomllib
 
 from torchloom._cli import main
 from torchloom._newplugin import NewPluginError, name_taken_by, plugin_names, render_plugin, render_template
@@ -80,7 +80,7 @@ def test_rendered_plugin_has_names_filled_in_and_valid_files(tmp_path):
     files = _tree(target)
     assert set(files) == {
         ".gitignore", ".github/workflows/test.yml", ".github/workflows/publish.yml",
-        "README.md", "pyproject.toml", "src/torchloom_grad_norm/__init__.py",
+        "README.md", "LICENSE", "pyproject.toml", "src/torchloom_grad_norm/__init__.py",
         "src/torchloom_grad_norm/plugin.py", "src/torchloom_grad_norm/callback.py",
         "src/torchloom_grad_norm/py.typed", "tests/test_torchloom_grad_norm.py",
     }

@@ -70,12 +70,17 @@ def test_pretrained_from_hub_cache(tmp_path, monkeypatch):
     assert torch.equal(model[0][0].weight, ref.conv1.weight)
 
 
-def test_missing_pretrained_weights_say_how_to_get_them(tmp_path, monkeypatch):
+def test_missing_pretrained_weights_say_how_to_get_them(tmp_path, monkeypatch, closed_port):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):  # no network, whatever this machine has
+        monkeypatch.setenv(var, f"http://127.0.0.1:{closed_port}")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
     with pytest.raises(FileNotFoundError) as e:
         create_vision_model("resnet18", n_out=3, pretrained=True)
     msg = str(e.value)
-    assert "no network" in msg and "resnet18-f37072fd.pth" in msg and str(tmp_path) in msg
+    assert "resnet18-f37072fd.pth" in msg and str(tmp_path / "hub" / "checkpoints") in msg
+    assert "https://download.pytorch.org/models/resnet18-f37072fd.pth" in msg
     with pytest.raises(FileNotFoundError, match="nothere.pth"):
         create_vision_model("resnet18", n_out=3, pretrained=True, weights=str(tmp_path / "nothere.pth"))
 

@@ -17,8 +17,14 @@ from torchloom._lazy import lazy_exports
 from torchloom._version import PLUGIN_API, __version__
 
 if TYPE_CHECKING:
+    from torchloom._deploy.predict import PredictSummary, UnreadableItemError, predict_files
+    from torchloom._deploy.runtime import ExportedModel, load_exported
+    from torchloom._deploy.spec import InvalidExportError
     from torchloom._dispatch import TypeDispatch
+    from torchloom._distributed.ddp import DistributedTrainer
+    from torchloom._distributed.env import is_main_process, num_distrib, rank0_first, rank_distrib
     from torchloom._download import DownloadError, cache_dir, download_file
+    from torchloom._interpret import ClassificationInterpretation, Interpretation
     from torchloom._learner import Learner, trainable_params
     from torchloom._learner_use import PluginConflictError
     from torchloom._losses import (
@@ -35,6 +41,7 @@ if TYPE_CHECKING:
         Metric,
         Precision,
         Recall,
+        TorchMetric,
         ValueMetric,
         accuracy,
         accuracy_multi,
@@ -48,6 +55,7 @@ if TYPE_CHECKING:
     from torchloom._persist.learner_io import MissingPluginError
     from torchloom._persist.load_learner import load_learner
     from torchloom._persist.safe import UnsafeFileError
+    from torchloom._plotting import subplots
     from torchloom._plugins.errors import NameClashError, PluginError, PluginWarning, UnknownNameError
     from torchloom._plugins.hookspecs import KINDS, CommandRegistrar, Register, hookimpl, hookspec
     from torchloom._plugins.manager import get_registry
@@ -86,6 +94,7 @@ if TYPE_CHECKING:
         Transform,
         TransformError,
     )
+    from torchloom._unwrap import unwrap_model
     from torchloom.callbacks._base import (
         Callback,
         CallbackOrderError,
@@ -103,7 +112,10 @@ if TYPE_CHECKING:
         event,
     )
     from torchloom.callbacks._checkpoint import Checkpoint
+    from torchloom.callbacks._compile import CompileModel
     from torchloom.callbacks._core import CastToTensor, GatherPreds, Recorder, TrainEvalCallback
+    from torchloom.callbacks._csv_logger import CSVLogger
+    from torchloom.callbacks._logger import LoggerCallback
     from torchloom.callbacks._progress import ProgressCallback
     from torchloom.callbacks._schedule import (
         LRFinder,
@@ -116,6 +128,7 @@ if TYPE_CHECKING:
         combine_scheds,
         combined_cos,
     )
+    from torchloom.callbacks._tensorboard import TensorBoardCallback
     from torchloom.callbacks._trackers import EarlyStopping, ReduceLROnPlateau, SaveModel
     from torchloom.callbacks._training import GradientAccumulation, GradientClip, TerminateOnNaN
     from torchloom.data._block import (
@@ -159,6 +172,7 @@ if TYPE_CHECKING:
         OneHotEncode,
         RegressionSetup,
     )
+    from torchloom.optim._fused import FusedAdamW
     from torchloom.optim._optimizer import SGD, Adam, AdamW, Lookahead, Optimizer, RAdam, ranger
     from torchloom.optim._steppers import (
         Stepper,
@@ -351,36 +365,64 @@ _LAZY: dict[str, str] = {
     "Rule": "_targets",
     "TargetError": "_targets",
     "exportable_loss": "_targets",
+    # scale: distributed training, compilation, fused optimizer steps
+    "DistributedTrainer": "_distributed.ddp",
+    "CompileModel": "callbacks._compile",
+    "FusedAdamW": "optim._fused",
+    "is_main_process": "_distributed.env",
+    "rank0_first": "_distributed.env",
+    "rank_distrib": "_distributed.env",
+    "num_distrib": "_distributed.env",
+    "unwrap_model": "_unwrap",
+    # portable exports and batch inference
+    "load_exported": "_deploy.runtime",
+    "ExportedModel": "_deploy.runtime",
+    "InvalidExportError": "_deploy.spec",
+    "predict_files": "_deploy.predict",
+    "PredictSummary": "_deploy.predict",
+    "UnreadableItemError": "_deploy.predict",
+    # everyday tools: logging, interpretation, summary, plots, torchmetrics
+    "LoggerCallback": "callbacks._logger",
+    "CSVLogger": "callbacks._csv_logger",
+    "TensorBoardCallback": "callbacks._tensorboard",
+    "TorchMetric": "_metrics",
+    "Interpretation": "_interpret",
+    "ClassificationInterpretation": "_interpret",
+    "subplots": "_plotting",
 }
 
 __all__ = [
     "AccumMetric", "Adam", "AdamW", "Allow", "AttrGetter", "AvgMetric", "BCEWithLogitsLossFlat", "BaseLoss",
-    "Callback", "CallbackOrderError", "CancelBackwardException", "CancelBatchException",
+    "CSVLogger", "Callback", "CallbackOrderError", "CancelBackwardException", "CancelBatchException",
     "CancelEpochException", "CancelException", "CancelFitException", "CancelStepException",
     "CancelTrainException", "CancelValidException", "CancelValidateException", "CastToTensor", "Categorize",
-    "CategoryBlock", "CategoryMap", "Checkpoint", "ColReader", "ColSplitter", "CollateError", "Command",
-    "CommandRegistrar", "CrossEntropyLossFlat", "DataBlock", "DataLoader", "DataLoaders", "Datasets",
-    "DisplayedTransform", "DownloadError", "EarlyStopping", "EncodedMultiCategorize", "EndSplitter", "Entry",
-    "F1Score", "FuncCallback", "FuncSplitter", "GatherPreds", "Getter", "GradientAccumulation",
-    "GradientClip", "GrandparentSplitter", "IndexSplitter", "IntToFloatTensor", "ItemGetter", "ItemTransform",
-    "KINDS", "L1LossFlat", "LRFinder", "LabelNotInVocabError", "Learner", "Lookahead", "MSELossFlat",
-    "MaskSplitter", "Metric", "MissingPluginError", "MultiCategorize", "MultiCategoryBlock", "NameClashError",
-    "OneHotEncode", "OptimWrapper", "Optimizer", "PLUGIN_API", "ParamScheduler", "Pipeline",
-    "PluginConflictError", "PluginError", "PluginInfo", "PluginWarning", "Precision", "ProgressCallback",
-    "RAdam", "RandTransform", "RandomSplitter", "Recall", "Recorder", "ReduceLROnPlateau", "RegexLabeller",
-    "Register", "Registry", "RegressionBlock", "RegressionSetup", "Rule", "SGD", "SaveModel", "SchedCos",
-    "SchedExp", "SchedLin", "SchedNo", "SchedPoly", "ShowTitle", "SkipItemException", "Stepper",
-    "TargetError", "TensorBase", "TensorCategory", "TensorMultiCategory", "TerminateOnNaN", "TfmdLists",
-    "TitledFloat", "TitledInt", "TitledStr", "TrainEvalCallback", "Transform", "TransformBlock",
-    "TransformError", "TypeDispatch", "UnknownNameError", "UnsafeFileError", "ValueMetric", "__version__",
-    "accuracy", "accuracy_multi", "adam_step", "atomic_write", "average_grad", "average_sqr_grad",
-    "bind_stepper", "cache_dir", "callback", "collate", "combine_scheds", "combined_cos", "debias",
-    "default_device", "download_file", "error_rate", "event", "exportable_loss", "get_files",
-    "get_image_files", "get_registry", "get_text_files", "hookimpl", "hookspec", "import_target", "l2_reg",
-    "lazy_exports", "list_datasets", "load_dataset", "load_learner", "mae", "model_factory", "momentum_step",
-    "mse", "parent_label", "radam_step", "ranger", "retain_type", "retain_types", "rmse", "sgd_step",
-    "show_image", "show_title", "step_stat", "target_of", "to_device", "to_plain", "top_k_accuracy",
-    "trainable_params", "weight_decay",
+    "CategoryBlock", "CategoryMap", "Checkpoint", "ClassificationInterpretation", "ColReader",
+    "ColSplitter", "CollateError", "Command", "CommandRegistrar", "CompileModel", "CrossEntropyLossFlat",
+    "DataBlock", "DataLoader", "DataLoaders", "Datasets", "DisplayedTransform", "DistributedTrainer",
+    "DownloadError", "EarlyStopping", "EncodedMultiCategorize", "EndSplitter", "Entry", "ExportedModel",
+    "F1Score", "FuncCallback", "FuncSplitter", "FusedAdamW", "GatherPreds", "Getter",
+    "GradientAccumulation", "GradientClip", "GrandparentSplitter", "IndexSplitter", "IntToFloatTensor",
+    "Interpretation", "InvalidExportError", "ItemGetter", "ItemTransform", "KINDS", "L1LossFlat",
+    "LRFinder", "LabelNotInVocabError", "Learner", "LoggerCallback", "Lookahead", "MSELossFlat",
+    "MaskSplitter", "Metric", "MissingPluginError", "MultiCategorize", "MultiCategoryBlock",
+    "NameClashError", "OneHotEncode", "OptimWrapper", "Optimizer", "PLUGIN_API", "ParamScheduler",
+    "Pipeline", "PluginConflictError", "PluginError", "PluginInfo", "PluginWarning", "Precision",
+    "PredictSummary", "ProgressCallback", "RAdam", "RandTransform", "RandomSplitter", "Recall", "Recorder",
+    "ReduceLROnPlateau", "RegexLabeller", "Register", "Registry", "RegressionBlock", "RegressionSetup",
+    "Rule", "SGD", "SaveModel", "SchedCos", "SchedExp", "SchedLin", "SchedNo", "SchedPoly", "ShowTitle",
+    "SkipItemException", "Stepper", "TargetError", "TensorBase", "TensorBoardCallback", "TensorCategory",
+    "TensorMultiCategory", "TerminateOnNaN", "TfmdLists", "TitledFloat", "TitledInt", "TitledStr",
+    "TorchMetric", "TrainEvalCallback", "Transform", "TransformBlock", "TransformError", "TypeDispatch",
+    "UnknownNameError", "UnreadableItemError", "UnsafeFileError", "ValueMetric", "__version__", "accuracy",
+    "accuracy_multi", "adam_step", "atomic_write", "average_grad", "average_sqr_grad", "bind_stepper",
+    "cache_dir", "callback", "collate", "combine_scheds", "combined_cos", "debias", "default_device",
+    "download_file", "error_rate", "event", "exportable_loss", "get_files", "get_image_files",
+    "get_registry", "get_text_files", "hookimpl", "hookspec", "import_target", "is_main_process", "l2_reg",
+    "lazy_exports", "list_datasets", "load_dataset", "load_exported", "load_learner", "mae",
+    "model_factory", "momentum_step", "mse", "num_distrib", "parent_label", "predict_files", "radam_step",
+    "ranger", "rank0_first", "rank_distrib", "retain_type", "retain_types", "rmse", "sgd_step",
+    "show_image", "show_title", "step_stat", "subplots", "target_of", "to_device", "to_plain",
+    "top_k_accuracy", "trainable_params", "unwrap_model", "weight_decay",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY, extra=__all__)

@@ -11,20 +11,28 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 
-def lazy_exports(package: str, names: Mapping[str, str],
-                 extra: Iterable[str] = ()) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+def lazy_exports(package: str, names: Mapping[str, str], extra: Iterable[str] = (), *,
+                 dist: str | None = None) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """Return ``(__getattr__, __dir__)`` for ``package`` serving ``names`` (public name -> submodule).
 
     Use in a package's ``__init__``::
 
-        __getattr__, __dir__ = lazy_exports(__name__, {"MixUp": "mixup"})
+        __getattr__, __dir__ = lazy_exports(__name__, {"MixUp": "mixup"}, dist="torchloom-mixup")
 
     A name is imported from ``package.<submodule>`` on first access and then cached in the package's
-    namespace, so later lookups are plain attribute reads. ``extra`` adds names to ``dir()``.
+    namespace, so later lookups are plain attribute reads. ``extra`` adds names to ``dir()``. With
+    ``dist``, ``package.__version__`` is that distribution's installed version, read from its metadata
+    when first asked for, so the version is written once (in ``pyproject.toml``).
     """
-    listing = sorted({*names, *extra})
+    listing = sorted({*names, *extra, *(["__version__"] if dist else [])})
 
     def __getattr__(name: str) -> Any:
+        if name == "__version__" and dist is not None:
+            from importlib.metadata import version
+
+            value = version(dist)
+            setattr(sys.modules[package], name, value)
+            return value
         module = names.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")

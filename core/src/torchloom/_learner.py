@@ -9,21 +9,23 @@ callbacks change, so the per-batch cost is a few list walks.
 from __future__ import annotations
 
 import contextlib
-import os
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+import torchloom._deploy.export as _dexport
 import torchloom._learner_cbs as _cbs
 import torchloom._learner_fit as _fit
 import torchloom._learner_infer as _infer
 import torchloom._learner_use as _use
 import torchloom._persist.learner_io as _io
+import torchloom._tta as _tta
 from torchloom._metrics import mk_metric
+from torchloom._tensors import batch_to_device, same_device
 from torchloom.callbacks._base import (
     EVENTS,
     INNER_LOOP,
@@ -39,7 +41,6 @@ from torchloom.callbacks._base import (
     noop,
     sort_callbacks,
 )
-from torchloom.callbacks._schedule import valley
 from torchloom.optim._optimizer import set_norm_bias_flags
 from torchloom.optim._wrapper import OptimWrapper
 
@@ -59,25 +60,6 @@ def _annotate(e: BaseException, where: str) -> None:
         except AttributeError:  # some C exceptions refuse new attributes
             pass
         e.add_note(f"torchloom: raised {where}")
-
-
-def _same_device(a: torch.device, b: torch.device) -> bool:
-    if a.type != b.type:
-        return False
-    if a.index == b.index or a.type == "cpu":
-        return True
-    cur = torch.cuda.current_device() if a.type == "cuda" and torch.cuda.is_available() else 0
-    return (a.index if a.index is not None else cur) == (b.index if b.index is not None else cur)
-
-
-def _to_device(b: Any, dev: torch.device) -> Any:
-    if isinstance(b, torch.Tensor):
-        return b if _same_device(b.device, dev) else b.to(dev, non_blocking=True)
-    if isinstance(b, (tuple, list)):
-        return type(b)(_to_device(o, dev) for o in b)
-    if isinstance(b, dict):
-        return {k: _to_device(v, dev) for k, v in b.items()}
-    return b
 
 
 class _Snapshot:
@@ -158,14 +140,12 @@ class Learner:
         self("after_create")
 
     @property
-
     def smooth_loss(self) -> Any:
         """Debiased moving average of the training loss (a tensor on the device), computed when read."""
         src = self._smooth_loss_source
         return src.value if src is not None else self._smooth_loss
 
     @smooth_loss.setter
-
     def smooth_loss(self, value: Any) -> None:
         self._smooth_loss_source, self._smooth_loss = None, value
 
@@ -176,7 +156,6 @@ class Learner:
         return self._metrics
 
     @metrics.setter
-
     def metrics(self, value: Any) -> None:
         if value is None:
             value = []
@@ -205,9 +184,7 @@ class Learner:
                 if not self._cb_error(cb, name, e):
                     raise
 
-    def _describe(self, cb: Callback) -> str:
-        """``'mixup' (MixUp, from torchloom-mixup 0.1.0)`` -- the distribution when a plugin provided it."""
-        return _cbs.describe(self, cb)
+    _describe = _cbs.describe
 
     def _cb_error(self, cb: Callback, name: str, e: BaseException) -> bool:
         """Apply the callback's error policy; True means the error was swallowed."""
@@ -246,36 +223,14 @@ class Learner:
         self._rebuild()
 
     # -- callbacks ------------------------------------------------------------------------------
-    def add_cb(self, cb: Callback | type[Callback]) -> Learner:
-        """Add a callback (an instance or a class); ``learn.<cb.name>`` then points at it."""
-        return _cbs.add_cb(self, cb)
-
-    def add_cbs(self, cbs: Any) -> Learner:
-        """Add several callbacks (None or a single one are accepted too)."""
-        return _cbs.add_cbs(self, cbs)
-
-    def remove_cb(self, cb: Any) -> Learner:
-        """Remove a callback: an instance, every instance of a class, or by name."""
-        return _cbs.remove_cb(self, cb)
-
-    def remove_cbs(self, cbs: Any) -> Learner:
-        return _cbs.remove_cbs(self, cbs)
-
-    def added_cbs(self, cbs: Any) -> contextlib.AbstractContextManager[Learner]:
-        """Callbacks present only inside the ``with`` block (``fit(cbs=...)`` uses this)."""
-        return _cbs.added_cbs(self, cbs)
-
-    def removed_cbs(self, cbs: Any) -> contextlib.AbstractContextManager[Learner]:
-        """Callbacks taken out for the ``with`` block and put back afterwards (same position)."""
-        return _cbs.removed_cbs(self, cbs)
-
-    def ordered_cbs(self, event: str) -> list[Callback]:
-        """The callbacks that handle ``event``, in the order they run (training phase)."""
-        return _cbs.ordered_cbs(self, event)
-
-    def order_report(self, event: str | None = None) -> str:
-        """Text of :meth:`show_order`."""
-        return _cbs.order_report(self, event)
+    add_cb = _cbs.add_cb
+    add_cbs = _cbs.add_cbs
+    remove_cb = _cbs.remove_cb
+    remove_cbs = _cbs.remove_cbs
+    added_cbs = _cbs.added_cbs
+    removed_cbs = _cbs.removed_cbs
+    ordered_cbs = _cbs.ordered_cbs
+    order_report = _cbs.order_report
 
     def show_order(self, event: str | None = None) -> None:
         """Print, per event, which callbacks run, in which order, and why (order value / constraint)."""
@@ -283,30 +238,18 @@ class Learner:
 
     show_training_loop = show_order
 
+    def summary(self) -> Any:
+        """Layers with output shapes and parameter counts, frozen/trainable, loss, optimizer, callbacks and
+        plugins (one training batch is run through the model in eval mode to get the shapes)."""
+        from torchloom._summary import model_summary
+
+        return model_summary(self)
+
     # -- plugins --------------------------------------------------------------------------------
-    def use(self, name: str, /, **kwargs: Any) -> Learner:
-        """Switch on a registered callback (or optimizer) by name; returns the learner (chainable).
-
-        Using an active name again with keyword arguments replaces its instance in place (same
-        position); without arguments it is a no-op.
-        """
-        return _use.use(self, name, **kwargs)
-
-    def unuse(self, name: str) -> Learner:
-        """Switch off what ``use(name)`` switched on (or a default callback, e.g. ``"progress"``)."""
-        return _use.unuse(self, name)
-
-    def using(self, *names: Any, **kwargs: Any) -> contextlib.AbstractContextManager[Learner]:
-        """``with learn.using("mixup", alpha=.4):`` -- plugins active only inside the block.
-
-        Names may be strings or ``(name, kwargs)`` pairs; keyword arguments go to a single name.
-        """
-        return _use.using(self, *names, **kwargs)
-
-    @property
-    def plugins_used(self) -> dict[str, dict[str, str]]:
-        """name -> {"dist", "version", "kind"} for everything switched on with ``use`` (saved in checkpoints)."""
-        return _use.plugins_used(self)
+    use = _use.use
+    unuse = _use.unuse
+    using = _use.using
+    plugins_used = property(_use.plugins_used)
 
     # -- optimizer ------------------------------------------------------------------------------
     def _resolve_opt_func(self) -> Callable[..., Any]:
@@ -364,7 +307,7 @@ class Learner:
         """Run one batch: split it into ``xb``/``yb`` and fire the batch events around the step."""
         self.iter = i
         if self._batch_dev is not None:
-            b = _to_device(b, self._batch_dev)
+            b = batch_to_device(b, self._batch_dev)
         if not isinstance(b, tuple):
             b = tuple(b) if isinstance(b, list) else (b,)
         n = self._n_inp
@@ -388,7 +331,7 @@ class Learner:
         dl_dev = getattr(dl, "device", None)
         if dl_dev is None:
             dl_dev = getattr(self.dls, "device", None)
-        if dl_dev is not None and _same_device(torch.device(dl_dev), p.device):
+        if dl_dev is not None and same_device(torch.device(dl_dev), p.device):
             return None
         return p.device
 
@@ -515,99 +458,33 @@ class Learner:
             self.logger = old
 
     @contextlib.contextmanager
-
     def no_bar(self) -> Iterator[Learner]:
         """No progress bar inside the block."""
         with self.removed_cbs("progress"):
             yield self
 
     # -- inference ------------------------------------------------------------------------------
-    def loss_not_reduced(self) -> contextlib.AbstractContextManager[None]:
-        """The loss function returns one value per item inside the block."""
-        return _infer.loss_not_reduced(self)
-
-    def get_preds(self, ds_idx: int = 1, dl: Any = None, with_input: bool = False, with_decoded: bool = False,
-                  with_loss: bool = False, act: Callable[[Any], Any] | None = None, reorder: bool = True,
-                  cbs: Any = None, inner: bool = False) -> tuple[Any, ...]:
-        """Predictions on a dataset: ``(inputs?, preds, targets, decoded?, losses?)`` in dataset order.
-
-        ``act`` defaults to ``loss_func.activation`` (softmax for CrossEntropyLossFlat); ``decoded``
-        applies ``loss_func.decodes`` (argmax); ``with_loss`` gives one loss per item.
-        """
-        return _infer.get_preds(self, ds_idx, dl, with_input, with_decoded, with_loss, act, reorder, cbs, inner)
-
-    def validate(self, ds_idx: int = 1, dl: Any = None, cbs: Any = None) -> list[float]:
-        """``[valid_loss, *metrics]`` on a dataset (the Recorder's columns), without touching history."""
-        return _infer.validate(self, ds_idx, dl, cbs)
-
-    def predict(self, item: Any, rm_type_tfms: Any = None, with_input: bool = False) -> tuple[Any, ...]:
-        """``(decoded_target, decoded_pred, probs)`` for one item, through ``dls.test_dl`` and ``decode_batch``."""
-        return _infer.predict(self, item, rm_type_tfms, with_input)
-
-    def show_results(self, ds_idx: int = 1, dl: Any = None, max_n: int = 9, shuffle: bool = True,
-                     **kwargs: Any) -> Any:
-        """Show inputs, targets and predictions for one batch (drawing is done by the data's types)."""
-        return _infer.show_results(self, ds_idx, dl, max_n, shuffle, **kwargs)
+    loss_not_reduced = _infer.loss_not_reduced
+    get_preds = _infer.get_preds
+    validate = _infer.validate
+    predict = _infer.predict
+    show_results = _infer.show_results
 
     # -- persistence (torchloom._persist.learner_io) -----------------------------------------------
-    def save(self, file: str | os.PathLike, with_opt: bool = True) -> Path:
-        """Write the model weights (and optimizer state) to ``path/model_dir/file.safetensors``, atomically."""
-        return _io.save(self, file, with_opt)
+    save = _io.save
+    load = _io.load
+    save_checkpoint = _io.save_checkpoint
+    load_checkpoint = _io.load_checkpoint
+    export = _dexport.export
 
-    def load(self, file: str | os.PathLike, device: Any = None, with_opt: bool = True, strict: bool = True
-             ) -> Learner:
-        """Load what ``save`` wrote; refuses pickles. Returns the learner."""
-        return _io.load(self, file, device, with_opt, strict)
-
-    def save_checkpoint(self, file: str | os.PathLike = "checkpoint", epoch: int | None = None) -> Path:
-        """Everything needed to continue training after ``epoch`` (default: the current one) exactly."""
-        return _io.save_checkpoint(self, file, epoch)
-
-    def load_checkpoint(self, file: str | os.PathLike) -> int:
-        """Restore a checkpoint; returns the epoch to start from (the one after the saved epoch)."""
-        return _io.load_checkpoint(self, file)
-
-    def export(self, fname: str | os.PathLike = "export") -> Path:
-        """Write a self-describing inference artifact: weights + model/loss/data specs + plugin versions."""
-        return _io.export(self, fname)
+    tta = _tta.tta
 
     # -- fit recipes and freezing (torchloom._learner_fit) -----------------------------------------
-    def fit_one_cycle(self, n_epoch: int, lr_max: Any = None, div: float = 25.0, div_final: float = 1e5,
-                      pct_start: float = 0.25, wd: float | None = None, moms: Sequence[float] | None = None,
-                      cbs: Any = None, reset_opt: bool = False, start_epoch: int = 0, resume: Any = None) -> None:
-        """1cycle policy: lr warms up to ``lr_max`` over ``pct_start``, then anneals; momentum the other way."""
-        _fit.fit_one_cycle(self, n_epoch, lr_max, div, div_final, pct_start, wd, moms, cbs, reset_opt, start_epoch,
-                           resume)
-
-    def fit_flat_cos(self, n_epoch: int, lr: Any = None, div_final: float = 1e5, pct_start: float = 0.75,
-                     wd: float | None = None, cbs: Any = None, reset_opt: bool = False, start_epoch: int = 0,
-                     resume: Any = None) -> None:
-        """Flat learning rate for ``pct_start`` of training, then cosine annealing."""
-        _fit.fit_flat_cos(self, n_epoch, lr, div_final, pct_start, wd, cbs, reset_opt, start_epoch, resume)
-
-    def fit_sgdr(self, n_cycles: int, cycle_len: int, lr_max: Any = None, cycle_mult: int = 2, cbs: Any = None,
-                 reset_opt: bool = False, wd: float | None = None, start_epoch: int = 0, resume: Any = None) -> None:
-        """SGD with warm restarts: ``n_cycles`` cosine cycles, each ``cycle_mult`` times longer."""
-        _fit.fit_sgdr(self, n_cycles, cycle_len, lr_max, cycle_mult, cbs, reset_opt, wd, start_epoch, resume)
-
-    def fine_tune(self, epochs: int, base_lr: float = 2e-3, freeze_epochs: int = 1, lr_mult: float = 100,
-                  pct_start: float = 0.3, div: float = 5.0, **kwargs: Any) -> None:
-        """Transfer learning: train the head frozen, then everything with discriminative rates."""
-        _fit.fine_tune(self, epochs, base_lr, freeze_epochs, lr_mult, pct_start, div, **kwargs)
-
-    def lr_find(self, start_lr: float = 1e-7, end_lr: float = 10, num_it: int = 100, stop_div: bool = True,
-                show_plot: bool = False, suggest_funcs: Any = (valley,)) -> Any:
-        """Run the LR range test (weights and optimizer restored after); returns the suggested rates."""
-        return _fit.lr_find(self, start_lr, end_lr, num_it, stop_div, show_plot, suggest_funcs)
-
-    def freeze_to(self, n: int) -> None:
-        """Train only parameter groups ``n`` onwards (norm layers too if ``train_bn``); resets optimizer stats."""
-        _fit.freeze_to(self, n)
-
-    def freeze(self) -> None:
-        """Train only the last parameter group."""
-        _fit.freeze(self)
-
-    def unfreeze(self) -> None:
-        """Train every parameter group."""
-        _fit.unfreeze(self)
+    fit_one_cycle = _fit.fit_one_cycle
+    fit_flat_cos = _fit.fit_flat_cos
+    fit_sgdr = _fit.fit_sgdr
+    fine_tune = _fit.fine_tune
+    lr_find = _fit.lr_find
+    freeze_to = _fit.freeze_to
+    freeze = _fit.freeze
+    unfreeze = _fit.unfreeze

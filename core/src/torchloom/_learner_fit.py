@@ -87,15 +87,17 @@ def fine_tune(learn: Learner, epochs: int, base_lr: float = 2e-3, freeze_epochs:
 
 
 def lr_find(learn: Learner, start_lr: float = 1e-7, end_lr: float = 10, num_it: int = 100, stop_div: bool = True,
-            show_plot: bool = False, suggest_funcs: Any = (valley,)) -> Any:
+            show_plot: bool | None = None, suggest_funcs: Any = (valley,)) -> Any:
     """Run the LR range test; weights and optimizer are restored after. Returns a namedtuple of
-    suggested learning rates, one field per function in ``suggest_funcs``."""
+    suggested learning rates, one field per function in ``suggest_funcs``. ``show_plot``: draw the
+    curve (default: in a notebook); ``learn.recorder.plot_lr_find()`` draws it again later."""
     if learn.opt is None:
         learn.create_opt()
     n_batches = len(learn.dls.train)
     if n_batches == 0:
         raise ValueError("lr_find needs a non-empty training DataLoader")
-    n_epoch = num_it // n_batches + 1
+    # an upper bound: LRFinder stops after num_it batches, however long an epoch is (sharded under DDP)
+    n_epoch = num_it + 1
     cb = LRFinder(start_lr=start_lr, end_lr=end_lr, num_it=num_it, stop_div=stop_div)
     quiet = getattr(learn, "no_logging", None)
     with quiet() if quiet is not None else contextlib.nullcontext():
@@ -114,22 +116,16 @@ def lr_find(learn: Learner, start_lr: float = 1e-7, end_lr: float = 10, num_it: 
                          f"DataLoader is too short); use a smaller end_lr or a larger num_it")
     names = [_func_name(f) for f in funcs]
     results = [f(lrs, losses, num_it) for f in funcs]
+    cb.suggestions = dict(zip(names, [r[1] for r in results]))
+    if show_plot is None:
+        from torchloom._plotting import in_notebook
+
+        show_plot = in_notebook()
     if show_plot:
-        _plot_lr_find(cb, [r[1] for r in results], names)
+        from torchloom._plotting import plot_lr_find
+
+        plot_lr_find(cb)
     return collections.namedtuple("SuggestedLRs", names)(*[r[0] for r in results])
-
-
-def _plot_lr_find(cb: LRFinder, points: list, names: list[str]) -> None:
-    import matplotlib.pyplot as plt  # optional dependency, only for plotting
-
-    _, ax = plt.subplots(1, 1)
-    ax.plot(cb.lrs, cb.losses)
-    ax.set_xscale("log")
-    ax.set_xlabel("Learning Rate")
-    ax.set_ylabel("Loss")
-    for (lr, loss), name in zip(points, names):
-        ax.plot(lr, loss, "o", label=name)
-    ax.legend(loc="best")
 
 
 def freeze_to(learn: Learner, n: int) -> None:

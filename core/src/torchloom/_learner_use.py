@@ -71,6 +71,10 @@ def add_defaults(learn: Learner, progress: bool) -> None:
         cb = instantiate(learn, entry, {})
         learn.add_cb(cb)
         learn._defaults[entry.name] = Used(entry, cb, {})
+    from torchloom._distributed.env import auto_ddp
+
+    if auto_ddp():  # started by torchrun: data-parallel unless TORCHLOOM_DDP=0
+        learn.use("ddp")
 
 
 def active_entries(learn: Learner) -> dict[str, Any]:
@@ -193,9 +197,12 @@ def using(learn: Learner, *names: Any, **kwargs: Any) -> Iterator[Learner]:
 
 
 def plugins_used(learn: Learner) -> dict[str, dict[str, str]]:
-    """name -> {"dist", "version", "kind"} for everything switched on with ``use`` (saved in checkpoints)."""
+    """name -> {"dist", "version", "kind"} for everything switched on with ``use`` (saved in checkpoints).
+
+    Entries registered with ``same_results=True`` (``ddp``, ``compile``) change how a run executes, not
+    what it computes, and are left out, so their checkpoints resume with or without them."""
     out = {n: {"dist": u.entry.dist, "version": u.entry.version, "kind": u.entry.kind}
-           for n, u in learn._used.items()}
+           for n, u in learn._used.items() if not u.entry.extra.get("same_results")}
     if learn._used_opt is not None:
         n, e, _ = learn._used_opt
         out[n] = {"dist": e.dist, "version": e.version, "kind": e.kind}

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import math
+import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -19,8 +21,8 @@ from torchloom.callbacks._base import class2attr
 
 __all__ = [
     "AccumMetric", "AvgLoss", "AvgMetric", "AvgSmoothLoss", "F1Score", "Metric", "Precision", "Recall",
-    "ValueMetric", "accuracy", "accuracy_multi", "error_rate", "find_bs", "mae", "mk_metric", "mse", "rmse",
-    "top_k_accuracy",
+    "TorchMetric", "ValueMetric", "accuracy", "accuracy_multi", "error_rate", "find_bs", "is_torchmetric", "mae",
+    "mk_metric", "mse", "rmse", "top_k_accuracy",
 ]
 
 
@@ -261,6 +263,8 @@ def mk_metric(m: Any) -> Metric:
         m = copy.copy(m)
         m.reset()
         return m
+    if is_torchmetric(m):  # a torchmetrics.Metric is callable, but averaging it per batch is wrong
+        return TorchMetric(m.clone())
     if callable(m):
         return AvgMetric(m)
     raise TypeError(f"metrics must be Metric instances or functions (pred, targ) -> tensor, got {m!r}")
@@ -406,3 +410,53 @@ class F1Score(_ConfusionMetric):
     @property
     def name(self) -> str:
         return "f1_score"
+
+
+# -- torchmetrics -----------------------------------------------------------------------------------
+# torchmetrics metrics as epoch metrics: ``update`` every batch, ``compute`` once per epoch, ``reset`` at
+# the start of each phase, so F1, AUROC and friends cover the whole epoch instead of a per-batch average.
+# torchmetrics stays optional (``pip install 'torchloom[torchmetrics]'``) and is never imported here.
+
+def is_torchmetric(m: Any) -> bool:
+    """A ``torchmetrics.Metric`` instance (checked without importing torchmetrics)."""
+    tm = sys.modules.get("torchmetrics")
+    return tm is not None and isinstance(m, tm.Metric)
+
+
+class TorchMetric(Metric):
+    """Adapt a ``torchmetrics.Metric``: ``metric.update(activation(pred), *yb)`` per batch, ``compute()``
+    as the epoch value. The metric's state follows the model's device. ``name`` defaults to the
+    torchmetrics class name in snake case (``MulticlassF1Score`` -> ``multiclass_f1_score``)."""
+
+    def __init__(self, metric: Any, name: str | None = None,
+                 activation: Callable[[Tensor], Tensor] | None = None) -> None:
+        if not is_torchmetric(metric):
+            raise TypeError(f"TorchMetric expects a torchmetrics.Metric instance, got {metric!r} "
+                            f"({type(metric).__name__}); plain functions go straight into metrics=[...]")
+        self.metric, self.activation, self._name = metric, activation, name
+
+    def __copy__(self) -> TorchMetric:  # Learner copies metrics: each copy needs its own state
+        return TorchMetric(self.metric.clone(), self._name, self.activation)
+
+    def reset(self) -> None:
+        self.metric.reset()
+
+    def accumulate(self, learn: Any) -> None:
+        pred = learn.pred
+        if isinstance(pred, Tensor) and self.metric.device != pred.device:
+            self.metric.to(pred.device)
+        if self.activation is not None:
+            pred = self.activation(pred)
+        self.metric.update(pred, *learn.yb)
+
+    @property
+    def value(self) -> Tensor | float | None:
+        if not getattr(self.metric, "update_called", True):  # nothing seen this phase (e.g. no validation set)
+            return None
+        return self.metric.compute()
+
+    @property
+    def name(self) -> str:
+        if self._name is not None:
+            return self._name
+        return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", type(self.metric).__name__).lower()

@@ -242,9 +242,9 @@ def show_title(o: Any, ax: Any = None, ctx: Any = None, label: str | None = None
         ax.append(str(o))
         return ax
     if ax is None:
-        import matplotlib.pyplot as plt
+        from torchloom._plotting import pyplot
 
-        ax = plt.gca()
+        ax = pyplot("show_title").gca()
     title = ax.get_title()
     ax.set_title(f"{title}\n{o}" if title else str(o), color=color)
     return ax
@@ -253,7 +253,7 @@ def show_title(o: Any, ax: Any = None, ctx: Any = None, label: str | None = None
 def show_image(im: Any, ax: Any = None, figsize: tuple | None = None, title: str | None = None,
                ctx: Any = None, **kwargs: Any) -> Any:
     """Show an image tensor (CHW or HW, float 0-1 or uint8) on a matplotlib axis; returns the axis."""
-    import matplotlib.pyplot as plt
+    from torchloom._plotting import subplots
 
     ax = ax if ax is not None else ctx
     if isinstance(im, Tensor):
@@ -264,9 +264,30 @@ def show_image(im: Any, ax: Any = None, figsize: tuple | None = None, title: str
             im = im[..., 0]
         im = im.numpy()
     if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
+        _, ax = subplots(figsize=figsize, what="show_image")
     ax.imshow(im, **kwargs)
     if title is not None:
         ax.set_title(title)
     ax.axis("off")
     return ax
+
+
+def same_device(a: torch.device, b: torch.device) -> bool:
+    """Whether two devices are the same one (``cuda`` and ``cuda:0`` are, when device 0 is current)."""
+    if a.type != b.type:
+        return False
+    if a.index == b.index or a.type == "cpu":
+        return True
+    cur = torch.cuda.current_device() if a.type == "cuda" and torch.cuda.is_available() else 0
+    return (a.index if a.index is not None else cur) == (b.index if b.index is not None else cur)
+
+
+def batch_to_device(b: Any, dev: torch.device) -> Any:
+    """``b`` (tensors in tuples, lists, dicts) on ``dev``; tensors already there are not copied."""
+    if isinstance(b, torch.Tensor):
+        return b if same_device(b.device, dev) else b.to(dev, non_blocking=True)
+    if isinstance(b, (tuple, list)):
+        return type(b)(batch_to_device(o, dev) for o in b)
+    if isinstance(b, dict):
+        return {k: batch_to_device(v, dev) for k, v in b.items()}
+    return b

@@ -1,4 +1,4 @@
-"""Write the bundled Fashion-MNIST samples shipped in torchloom_vision/data/ (run once; output is committed).
+"""Write the bundled Fashion-MNIST samples shipped in torchloom_vision/assets/ (run once; output is committed).
 
 Reads the Debian package ``dataset-fashion-mnist`` (/usr/share/datasets/fashion-mnist, MIT/Expat licence) and writes
 * ``fashion_sample/{train,valid}/<class>/<class>_<index>.png`` -- N_TRAIN images per class from the official
@@ -22,7 +22,7 @@ CLASSES = ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
 N_TRAIN, N_VALID, N_SEG = 100, 30, 20
 SEED = 42
 THRESHOLD = 30
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "src" / "torchloom_vision" / "data"
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "src" / "torchloom_vision" / "assets"
 
 
 def load_idx(path: Path) -> np.ndarray:

@@ -120,7 +120,7 @@ def test_plots():
     mpl.use("Agg")
     learn = tiny()
     learn.fit(2)
-    ax = learn.recorder.plot_loss(skip_start=0)
+    ax = learn.recorder.plot_loss(skip_start=0).axes[0]
     assert len(ax.lines) == 2 and len(ax.lines[0].get_xdata()) == 4
     fig = learn.recorder.plot_sched()
     assert len(fig.axes) == 1

@@ -73,7 +73,7 @@ def test_any_base_exception_is_quarantined_and_learners_still_work(site: Site) -
     proc = site.run(USE_A_LEARNER)
     assert proc.returncode == 0, proc.stderr
     assert '"ok": true' in proc.stdout
-    cli = site.run("", args=["-m", "torchloom.cli", "plugins"])
+    cli = site.run("", args=["-m", "torchloom._cli", "plugins"])
     assert cli.returncode == 0, cli.stderr
     assert "QUARANTINED" in cli.stdout and "KeyboardInterrupt" in cli.stdout
 
@@ -96,7 +96,7 @@ def test_slow_plugin_imports_are_reported(site: Site) -> None:
     assert st["status"] == "loaded" and st["load_seconds"] >= 0.4
     (msg,) = [w for w in state["warnings"] if "to import" in w]
     assert "plugin 'tl-sleepy'" in msg and "TORCHLOOM_DISABLE_PLUGINS=tl-sleepy" in msg
-    cli = site.run("", args=["-m", "torchloom.cli", "plugins"], env={"TORCHLOOM_SLOW_PLUGIN_SECONDS": "0.2"})
+    cli = site.run("", args=["-m", "torchloom._cli", "plugins"], env={"TORCHLOOM_SLOW_PLUGIN_SECONDS": "0.2"})
     assert cli.returncode == 0, cli.stderr
     line = next(ln for ln in cli.stdout.splitlines() if ln.startswith("tl-sleepy"))
     assert " ms SLOW" in line

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from torchloom import lazy_exports
 
-__version__ = "0.1.0"
 __all__ = ["EMA"]
 
-__getattr__, __dir__ = lazy_exports(__name__, {"EMA": "ema"}, extra=[*__all__, "__version__"])
+__getattr__, __dir__ = lazy_exports(__name__, {"EMA": "ema"}, extra=__all__, dist="torchloom-ema")

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from torchloom import lazy_exports
 
-__version__ = "0.1.0"
 __all__ = ["ExampleCallback"]
 
-__getattr__, __dir__ = lazy_exports(__name__, {"ExampleCallback": "callback"},
-                                    extra=[*__all__, "__version__"])
+__getattr__, __dir__ = lazy_exports(__name__, {"ExampleCallback": "callback"}, extra=__all__,
+                                    dist="torchloom-example")

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from torchloom._persist.safe import BadFileError, flatten, load_file, resolve_factory, save_file
 from torchloom._targets import LOSS_FUNC, LOSS_INSTANCE, TRANSFORM, check_kwargs, import_target, target_of
+from torchloom._unwrap import clean_state_dict, unwrap_model
 from torchloom._version import __version__
 from torchloom.callbacks._base import Callback
 from torchloom.data._dataloaders import DataLoaders
@@ -281,8 +282,8 @@ def load_weights(model: nn.Module, weights: Any, source: Any, strict: bool = Tru
     """``model.load_state_dict`` whose errors name the file."""
     if not isinstance(weights, dict):
         raise BadFileError(f"{source}: field 'model' must hold the weights, got {type(weights).__name__}")
-    try:
-        model.load_state_dict(weights, strict=strict)
+    try:  # into the plain module (not a DDP wrapper), from keys without compile's ``_orig_mod.``
+        unwrap_model(model).load_state_dict(clean_state_dict(weights), strict=strict)
     except (RuntimeError, KeyError, TypeError, AttributeError) as e:
         raise BadFileError(f"{source}: the stored weights do not fit this model: {e}") from e
 
@@ -295,7 +296,7 @@ def _model_file(learn: Learner, name: str | os.PathLike) -> Path:
 
 def save(learn: Learner, file: str | os.PathLike, with_opt: bool = True) -> Path:
     """Write the model weights (and optimizer state) to ``path/model_dir/file.safetensors``, atomically."""
-    obj: dict[str, Any] = {"model": learn.model.state_dict()}
+    obj: dict[str, Any] = {"model": unwrap_model(learn.model).state_dict()}
     if with_opt and learn.opt is not None:
         obj["opt"] = learn.opt.state_dict()
     return save_file(_model_file(learn, file), obj, meta={"kind": "weights", "torchloom": __version__})
@@ -328,7 +329,7 @@ def save_checkpoint(learn: Learner, file: str | os.PathLike = "checkpoint", epoc
            if n != "resume_state"}
     dl_rng = {a: _dl_rng(getattr(learn.dls, a, None)) for a in ("train", "valid")}
     obj = {
-        "model": learn.model.state_dict(),
+        "model": unwrap_model(learn.model).state_dict(),
         "opt": learn.opt.state_dict() if learn.opt is not None else None,
         "cbs": {n: s for n, s in cbs.items() if s},
         "rng": rng_states(),
@@ -399,7 +400,7 @@ def export(learn: Learner, fname: str | os.PathLike = "export") -> Path:
                       "load_learner returns a Learner without DataLoaders (predict on tensors only)",
                       UserWarning, stacklevel=2)
     opt_func = learn.opt_func if isinstance(learn.opt_func, str) else None
-    obj = {"model": learn.model.state_dict(), "dls": dls_tensors, "loss": loss["config"]}
+    obj = {"model": unwrap_model(learn.model).state_dict(), "dls": dls_tensors, "loss": loss["config"]}
     flatten(loss["config"])  # fails early, naming the item, if the loss config is not storable
     meta = {"kind": "export", "torchloom": __version__, "model_spec": spec,
             "loss": {k: v for k, v in loss.items() if k != "config"}, "dls": dls_spec, "opt_func": opt_func,

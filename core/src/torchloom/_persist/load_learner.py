@@ -16,6 +16,7 @@ from torchloom._learner import Learner
 from torchloom._persist.learner_io import EXT, _need, _resolve_loss, _resolve_transform, check_plugins
 from torchloom._persist.safe import BadFileError, load_file, resolve_factory
 from torchloom._targets import TargetError, check_kwargs
+from torchloom._unwrap import clean_state_dict
 from torchloom.data._spec import dataloaders_from_spec
 
 __all__ = ["load_learner"]
@@ -41,6 +42,7 @@ def _check_weights(model: nn.Module, weights: dict[str, Any], source: Any, what:
 def _build_model(factory: Any, kwargs: dict[str, Any], weights: dict[str, Any], source: Any) -> nn.Module:
     """Build the model first on the meta device (no memory) and compare it with the stored weights, so
     that sizes read from a file are validated before anything is allocated; then build it for real."""
+    weights = clean_state_dict(weights)  # a model saved while wrapped by torch.compile elsewhere
     name = getattr(factory, "__qualname__", factory)
     try:
         with torch.device("meta"):

@@ -22,6 +22,7 @@ from safetensors import safe_open
 from safetensors.torch import save as st_save
 from torch import Tensor, nn
 
+from torchloom._distributed.env import barrier, is_distributed, is_main_process
 from torchloom._persist.atomic import atomic_write
 from torchloom._targets import MODEL, import_target, model_factory, target_of
 
@@ -171,7 +172,20 @@ def check_safe_file(path: str | os.PathLike) -> None:
 
 
 def save_file(path: str | os.PathLike, obj: Any, meta: dict[str, Any] | None = None) -> Path:
-    """Atomically write ``obj`` (nested tensors/JSON values) and ``meta`` (JSON) to one safetensors file."""
+    """Atomically write ``obj`` (nested tensors/JSON values) and ``meta`` (JSON) to one safetensors file.
+
+    In a distributed job every rank calls this and only rank 0 writes; all ranks then wait at a
+    barrier, so none goes on to read the file before it is complete.
+    """
+    if is_distributed():
+        if is_main_process():
+            _write(path, obj, meta)
+        barrier()
+        return Path(path)
+    return _write(path, obj, meta)
+
+
+def _write(path: str | os.PathLike, obj: Any, meta: dict[str, Any] | None) -> Path:
     skel, tensors = flatten(obj)
     doc = {"format": FORMAT, "meta": meta or {}, "skeleton": skel}
     out, seen = {}, set()

@@ -25,7 +25,15 @@ def register_callbacks(register: Register) -> None:
     register("early_stopping", f"{_CB}._trackers:EarlyStopping", doc="stop when a metric stops improving")
     register("reduce_lr_on_plateau", f"{_CB}._trackers:ReduceLROnPlateau", doc="reduce LR on plateau")
     register("checkpoint", f"{_CB}._checkpoint:Checkpoint", doc="resumable checkpoints")
+    # how a run executes, not what it computes: not recorded as a checkpoint's plugin (resume either way)
+    register("ddp", "torchloom._distributed.ddp:DistributedTrainer", same_results=True,
+             doc="distributed data-parallel training under torchrun (automatic there)")
+    register("compile", "torchloom.callbacks._compile:CompileModel", same_results=True,
+             doc="torch.compile the model, eager fallback")
     register("param_scheduler", "torchloom.callbacks._schedule:ParamScheduler", doc="schedule hyper-parameters")
+    register("csv_logger", f"{_CB}._csv_logger:CSVLogger", doc="append the epoch table to a CSV file")
+    register("tensorboard", f"{_CB}._tensorboard:TensorBoardCallback",
+             doc="log losses, metrics, lr and hyper-parameters to TensorBoard (extra: torchloom[tensorboard])")
 
 
 @hookimpl
@@ -41,6 +49,7 @@ def register_optimizers(register: Register) -> None:
                            ("adamw", "AdamW", "Adam with decoupled weight decay"),
                            ("radam", "RAdam", "rectified Adam"), ("ranger", "ranger", "Lookahead over RAdam")):
         register(name, f"torchloom.optim._optimizer:{cls}", doc=doc)
+    register("fused_adamw", "torchloom.optim._fused:FusedAdamW", doc="torch AdamW with a fused (single-kernel) step")
 
 
 @hookimpl
@@ -55,3 +64,5 @@ def register_transforms(register: Register) -> None:
 def register_commands(cli: CommandRegistrar) -> None:
     cli.add_command("plugins", "torchloom._cli:configure_plugins", "list installed plugins and what they provide")
     cli.add_command("new-plugin", "torchloom._newplugin:configure", "create a new plugin from the template")
+    cli.add_command("predict", "torchloom._deploy.predict:configure",
+                    "stream files through a portable export (onnx / torch.export) into a CSV of predictions")

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     )
     from torchloom.callbacks._checkpoint import Checkpoint
     from torchloom.callbacks._core import CastToTensor, GatherPreds, Recorder, TrainEvalCallback
+    from torchloom.callbacks._csv_logger import CSVLogger
+    from torchloom.callbacks._logger import LoggerCallback
     from torchloom.callbacks._progress import ProgressCallback
     from torchloom.callbacks._schedule import (
         LRFinder,
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
         combine_scheds,
         combined_cos,
     )
+    from torchloom.callbacks._tensorboard import TensorBoardCallback
     from torchloom.callbacks._trackers import EarlyStopping, ReduceLROnPlateau, SaveModel
     from torchloom.callbacks._training import GradientAccumulation, GradientClip, TerminateOnNaN
 
@@ -71,6 +74,9 @@ _LAZY: dict[str, str] = {
     "EarlyStopping": "_trackers",
     "ReduceLROnPlateau": "_trackers",
     "Checkpoint": "_checkpoint",
+    "LoggerCallback": "_logger",
+    "CSVLogger": "_csv_logger",
+    "TensorBoardCallback": "_tensorboard",
     "ParamScheduler": "_schedule",
     "LRFinder": "_schedule",
     "SchedLin": "_schedule",
@@ -83,13 +89,13 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
-    "Callback", "CallbackOrderError", "CancelBackwardException", "CancelBatchException",
-    "CancelEpochException", "CancelException", "CancelFitException", "CancelStepException",
-    "CancelTrainException", "CancelValidException", "CancelValidateException", "CastToTensor", "Checkpoint",
-    "EarlyStopping", "FuncCallback", "GatherPreds", "GradientAccumulation", "GradientClip", "LRFinder",
-    "ParamScheduler", "ProgressCallback", "Recorder", "ReduceLROnPlateau", "SaveModel", "SchedCos",
-    "SchedExp", "SchedLin", "SchedNo", "SchedPoly", "TerminateOnNaN", "TrainEvalCallback", "callback",
-    "combine_scheds", "combined_cos", "event",
+    "CSVLogger", "Callback", "CallbackOrderError", "CancelBackwardException", "CancelBatchException",
+    "CancelEpochException", "CancelException", "CancelFitException", "CancelStepException", "CancelTrainException",
+    "CancelValidException", "CancelValidateException", "CastToTensor", "Checkpoint", "EarlyStopping", "FuncCallback",
+    "GatherPreds", "GradientAccumulation", "GradientClip", "LRFinder", "LoggerCallback", "ParamScheduler",
+    "ProgressCallback", "Recorder", "ReduceLROnPlateau", "SaveModel", "SchedCos", "SchedExp", "SchedLin", "SchedNo",
+    "SchedPoly", "TensorBoardCallback", "TerminateOnNaN", "TrainEvalCallback", "callback", "combine_scheds",
+    "combined_cos", "event",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY, extra=__all__)

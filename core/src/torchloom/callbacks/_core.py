@@ -266,10 +266,9 @@ class Recorder(Callback):
 
     # -- plots ----------------------------------------------------------------------------------
     def plot_loss(self, skip_start: int = 5, with_valid: bool = True, ax: Any = None) -> Any:
-        """Plot the smoothed training loss per batch (and validation loss per epoch); returns the axes."""
-        plt = _pyplot()
+        """Plot the smoothed training loss per batch (and validation loss per epoch); returns the figure."""
         if ax is None:
-            _, ax = plt.subplots()
+            _, ax = _subplots("plot_loss")
         losses = self.losses
         ax.plot(list(range(skip_start, len(losses))), losses[skip_start:], label="train")
         if with_valid and self.values and self.iters:
@@ -283,21 +282,29 @@ class Recorder(Callback):
         ax.set_xlabel("iteration")
         ax.set_ylabel("loss")
         ax.legend()
-        return ax
+        return ax.figure
 
     def plot_sched(self, keys: list[str] | None = None, figsize: tuple[float, float] | None = None) -> Any:
         """Plot the recorded hyper-parameter schedules (``lr`` and whatever schedulers put in ``hps``)."""
-        plt = _pyplot()
         series = {"lr": self.lrs, **self.hps}
         keys = list(series) if keys is None else keys
         unknown = [k for k in keys if k not in series]
         if unknown:
             raise KeyError(f"no recorded schedule for {unknown}; recorded: {sorted(series)}")
-        fig, axs = plt.subplots(len(keys), 1, figsize=figsize or (6, 3 * len(keys)), squeeze=False)
+        fig, axs = _subplots("plot_sched", len(keys), 1, figsize=figsize or (6, 3 * len(keys)), squeeze=False)
         for k, ax in zip(keys, axs[:, 0]):
             ax.plot(series[k])
             ax.set_ylabel(k)
         return fig
+
+    def plot_lr_find(self, skip_end: int = 5, ax: Any = None) -> Any:
+        """Plot the last ``learn.lr_find()`` (loss against learning rate, with its suggestions); the figure."""
+        finder = getattr(self.learn, "lr_finder", None)
+        if finder is None:
+            raise ValueError("plot_lr_find: no LR range test to plot; run learn.lr_find() first")
+        from torchloom._plotting import plot_lr_find
+
+        return plot_lr_find(finder, skip_end=skip_end, ax=ax)
 
     def state_dict(self) -> dict[str, Any]:
         return {"lrs": list(self.lrs), "losses": list(self.losses), "iters": list(self.iters),
@@ -310,12 +317,10 @@ class Recorder(Callback):
         self.metric_names = list(state.get("metric_names", self.metric_names))
 
 
-def _pyplot() -> Any:
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as e:
-        raise ImportError("plotting needs matplotlib: pip install 'torchloom[show]'") from e
-    return plt
+def _subplots(what: str, *args: Any, **kwargs: Any) -> Any:
+    from torchloom._plotting import subplots
+
+    return subplots(*args, what=what, **kwargs)
 
 
 def _detach(x: Any) -> Any:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from torchloom._distributed.sampler import Shard, shard_indices, shard_size
 from torchloom._tensors import retain_type, to_device
 from torchloom._transform import Pipeline, SkipItemException
 from torchloom.data._workers import default_worker_timeout, watch_workers
@@ -112,10 +113,21 @@ class _BatchMaker:
     Indexed by ``(epoch, batch_no, idxs)`` through torch's map-style dataset protocol (no auto-collation).
     """
 
-    def __init__(self, dl: DataLoader) -> None:
+    def __init__(self, dl: DataLoader, cache: dict[int, Any] | None = None) -> None:
         self.dataset, self.after_item, self.before_batch = dl.dataset, dl.after_item, dl.before_batch
         self.create_batch, self.seed = dl.create_batch, dl.seed
+        self.rank = None if dl.shard is None else dl.shard.rank
         self._custom_create = dl._custom_create
+        self.cache = cache  # dataset items already built (decoded), by index; None: no caching
+
+    def _item(self, i: int) -> Any:
+        c = self.cache
+        if c is None:
+            return self.dataset[i]
+        it = c.get(i)
+        if it is None:
+            it = c[i] = self.dataset[i]
+        return it
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -128,7 +140,8 @@ class _BatchMaker:
         # values whichever process builds it; the caller's RNG streams are restored afterwards
         state, np_state = random.getstate(), np.random.get_state()
         with torch.random.fork_rng(devices=[]):
-            s = hash((self.seed, epoch, batch_no)) & 0xFFFF_FFFF
+            key = (self.seed, epoch, batch_no) if self.rank is None else (self.seed, epoch, batch_no, self.rank)
+            s = hash(key) & 0xFFFF_FFFF  # each rank of a DDP job draws its own augmentation
             random.seed(s)
             np.random.seed(s)
             torch.manual_seed(s)
@@ -139,19 +152,19 @@ class _BatchMaker:
                 np.random.set_state(np_state)
 
     def _make(self, idxs: list[int]) -> Any:
-        ds, ai = self.dataset, self.after_item
+        ds, ai = self._item if self.cache is not None else self.dataset.__getitem__, self.after_item
         items, kept = [], []
         if ai.fs:
             for i in idxs:
                 try:
-                    items.append(ai(ds[i]))
+                    items.append(ai(ds(i)))
                     kept.append(i)
                 except SkipItemException:
                     continue
         else:
             for i in idxs:
                 try:
-                    items.append(ds[i])
+                    items.append(ds(i))
                     kept.append(i)
                 except SkipItemException:
                     continue
@@ -174,7 +187,7 @@ class _EpochSampler:
     def __iter__(self) -> Iterator[tuple[int, int, list[int]]]:
         dl = self.dl
         epoch = dl._epoch
-        idxs = dl.get_idxs()
+        idxs = dl.epoch_indices()
         bs = dl.bs
         n_full = len(idxs) // bs if dl.drop_last else math.ceil(len(idxs) / bs)
         self.drawn: list[tuple[int, int, list[int]]] = []  # what the workers were given (named if one fails)
@@ -194,16 +207,22 @@ class DataLoader:
     item (in workers), ``before_batch`` on the list of items, ``create_batch`` collates (default: typed
     ``collate``), ``after_batch`` runs on the batch on ``device`` in the main process.
     ``timeout`` (with ``num_workers``): seconds to wait for one batch, default ``TORCHLOOM_WORKER_TIMEOUT``
-    or 600 (0 waits forever); a hung, crashed or killed worker raises ``WorkerError`` naming the batch,
-    its items and the worker.
+    or 600 (0 waits forever); a hung, crashed or killed worker raises ``WorkerError`` naming the batch(es)
+    and their items.
+
+    ``cache=True`` keeps each dataset item after it is first built -- for images, the decoded picture --
+    so later epochs skip reading and decoding files; ``after_item`` and later hooks (augmentation) still
+    run every time. Use it when the dataset's own transforms are deterministic (type transforms such as
+    ``PILImage.create``, ``Categorize``) and the decoded set fits in memory. With workers the cache lives
+    in each worker, so it pays only with ``persistent_workers=True``.
     """
 
     def __init__(self, dataset: Any, bs: int = 64, shuffle: bool = False, drop_last: bool = False,
                  num_workers: int = 0, device: torch.device | str | None = None, after_item: Any = None,
                  before_batch: Any = None, after_batch: Any = None, create_batch: Callable | None = None,
-                 seed: int | None = None, n: int | None = None, pin_memory: bool = False,
+                 seed: int | None = None, n: int | None = None, pin_memory: bool | None = None,
                  persistent_workers: bool = False, timeout: float | None = None, do_setup: bool = True,
-                 get_idxs: Callable[[], Any] | None = None) -> None:
+                 get_idxs: Callable[[], Any] | None = None, cache: bool = False) -> None:
         if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
             raise TypeError(f"DataLoader needs an indexable dataset with a length, got {type(dataset).__name__}")
         if not isinstance(bs, int) or isinstance(bs, bool) or bs < 1:
@@ -212,10 +231,13 @@ class DataLoader:
             raise ValueError(f"DataLoader: num_workers must be an int >= 0, got {num_workers!r}")
         self.dataset, self.bs, self.shuffle, self.drop_last = dataset, bs, shuffle, drop_last
         self.num_workers, self.seed, self._n = num_workers, seed, n
-        self.pin_memory, self.persistent_workers = pin_memory, persistent_workers
+        self._pin, self.persistent_workers = pin_memory, persistent_workers
         self.timeout = default_worker_timeout() if timeout is None else float(timeout)  # seconds per batch; 0: forever
         self.device = torch.device(device) if device is not None else None
         self._get_idxs = get_idxs
+        self.shard: Shard | None = None  # set by the ddp callback while a distributed fit runs
+        self.cache = cache  # keep dataset items (e.g. decoded images) after their first use
+        self._item_cache: dict[int, Any] = {}
         si = getattr(dataset, "split_idx", None)
         self.after_item = _make_hook(after_item, si)
         self.before_batch = _make_hook(before_batch, si)
@@ -233,6 +255,17 @@ class DataLoader:
         if self.device is not None:
             self.after_batch.to(self.device)
 
+    @property
+    def pin_memory(self) -> bool:
+        """Workers hand over batches in pinned memory; ``None`` (default) means: when ``device`` is CUDA."""
+        if self._pin is not None:
+            return self._pin
+        return self.device is not None and self.device.type == "cuda"
+
+    @pin_memory.setter
+    def pin_memory(self, value: bool | None) -> None:
+        self._pin = value
+
     def create_batch(self, items: list) -> Any:
         """Collate a list of samples (override, or pass ``create_batch=``, to batch differently)."""
         return collate(items)
@@ -243,7 +276,8 @@ class DataLoader:
         return len(self.dataset) if self._n is None else min(self._n, len(self.dataset))
 
     def __len__(self) -> int:
-        return self.n // self.bs if self.drop_last else math.ceil(self.n / self.bs)
+        n = self.n if self.shard is None else shard_size(self.n, self.shard, self.drop_last)
+        return n // self.bs if self.drop_last else math.ceil(n / self.bs)
 
     @property
     def split_idx(self) -> int | None:
@@ -263,28 +297,39 @@ class DataLoader:
         n = self.n
         if not self.shuffle:
             return list(range(n))
-        if self.seed is not None:
-            g = torch.Generator().manual_seed(self.seed + max(self._epoch, 0))
+        seed = self.seed if self.seed is not None or self.shard is None else self.shard.seed
+        if seed is not None:  # under DDP every rank must draw the same order
+            g = torch.Generator().manual_seed(seed + max(self._epoch, 0))
             return torch.randperm(len(self.dataset), generator=g)[:n].tolist()
         return torch.randperm(len(self.dataset))[:n].tolist()
+
+    def epoch_indices(self) -> list[int]:
+        """This epoch's items for this process: ``get_idxs()``, cut to this rank's shard under DDP.
+
+        A subclass that overrides ``__iter__`` draws its items from here and sets the class attribute
+        ``shards_by_rank = True``; otherwise DDP leaves it unsharded (every rank sees every item).
+        """
+        idxs = self.get_idxs()
+        return idxs if self.shard is None else shard_indices(idxs, self.shard, self.drop_last)
 
     # --- iteration ---------------------------------------------------------------------------------------
     def _check_nonempty(self) -> None:
         if self.n == 0:
             raise ValueError(f"DataLoader: the dataset ({type(self.dataset).__name__}) is empty; nothing to load")
-        if len(self) == 0:
+        if len(self) == 0 and self.shard is None:  # a rank's shard of a tiny set may be empty
             raise ValueError(f"DataLoader: drop_last=True with bs={self.bs} > {self.n} items leaves no batch")
 
     def _raw_batches(self, num_workers: int) -> Iterator[Any]:
         sampler = _EpochSampler(self)
         if num_workers == 0:
-            maker = _BatchMaker(self)
+            maker = _BatchMaker(self, self._item_cache if self.cache else None)
             for key in sampler:
                 yield maker[key]
             return
         if self._torch_dl is None or not self.persistent_workers:
+            maker = _BatchMaker(self, {} if self.cache else None)  # persistent workers keep their own cache
             dl = torch.utils.data.DataLoader(
-                _BatchMaker(self), batch_size=None, sampler=sampler, num_workers=num_workers,
+                maker, batch_size=None, sampler=sampler, num_workers=num_workers,
                 collate_fn=_identity, pin_memory=self.pin_memory and torch.cuda.is_available(),
                 timeout=self.timeout, worker_init_fn=_worker_init,
                 persistent_workers=self.persistent_workers)
@@ -298,11 +343,12 @@ class DataLoader:
         self._check_nonempty()
         self._epoch += 1
         dev, ab = self.device, self.after_batch
+        non_blocking = dev is not None and dev.type == "cuda"  # copies overlap compute (pinned with workers)
         for b in self._raw_batches(self.num_workers):
             if b is None:  # every item of the batch was skipped
                 continue
             if dev is not None:
-                b = to_device(b, dev, non_blocking=self.pin_memory)
+                b = to_device(b, dev, non_blocking=non_blocking)
             yield ab(b) if ab.fs else b
 
     def one_batch(self) -> Any:
@@ -400,8 +446,8 @@ class DataLoader:
                     drop_last=self.drop_last, num_workers=self.num_workers, device=self.device,
                     after_item=self.after_item, before_batch=self.before_batch, after_batch=self.after_batch,
                     create_batch=self.__dict__.get("create_batch"), seed=self.seed,
-                    n=self._n, pin_memory=self.pin_memory, persistent_workers=self.persistent_workers,
-                    timeout=self.timeout, do_setup=False, get_idxs=self._get_idxs)
+                    n=self._n, pin_memory=self._pin, persistent_workers=self.persistent_workers,
+                    timeout=self.timeout, do_setup=False, get_idxs=self._get_idxs, cache=self.cache)
         for k in kwargs:
             if k not in args:
                 import difflib

@@ -1,9 +1,14 @@
-"""Grid display of decoded samples (matplotlib is imported only when something is shown)."""
+"""Grid display of decoded samples (matplotlib is imported only when something is shown).
+
+``show_samples`` / ``show_results`` return the matplotlib figure (a notebook then draws it once
+instead of printing a list of Axes); with text contexts (lists) they return those.
+"""
 from __future__ import annotations
 
 import math
 from typing import Any
 
+from torchloom._plotting import figure_of, subplots
 from torchloom._tensors import show_title
 
 __all__ = ["show_samples", "show_results", "get_grid"]
@@ -12,12 +17,10 @@ __all__ = ["show_samples", "show_results", "get_grid"]
 def get_grid(n: int, nrows: int | None = None, ncols: int | None = None, figsize: tuple | None = None,
              title: str | None = None) -> list:
     """``n`` matplotlib axes in a grid (extra axes hidden)."""
-    import matplotlib.pyplot as plt
-
     ncols = ncols or math.ceil(math.sqrt(n))
     nrows = nrows or math.ceil(n / ncols)
     figsize = figsize or (3 * ncols, 3 * nrows)
-    fig, axs = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False)
+    fig, axs = subplots(nrows, ncols, figsize=figsize, squeeze=False, what="show_batch / show_results")
     axs = [ax for row in axs for ax in row]
     for ax in axs[n:]:
         ax.set_axis_off()
@@ -26,7 +29,7 @@ def get_grid(n: int, nrows: int | None = None, ncols: int | None = None, figsize
     return axs[:n]
 
 
-def show_samples(samples: list, ctxs: list | None = None, **kwargs: Any) -> list:
+def show_samples(samples: list, ctxs: list | None = None, **kwargs: Any) -> Any:
     """Show each decoded sample on its own axis: each element calls its ``show(ctx=ax)`` in turn."""
     ctxs = ctxs if ctxs is not None else get_grid(len(samples), figsize=kwargs.pop("figsize", None))
     res = []
@@ -39,10 +42,10 @@ def show_samples(samples: list, ctxs: list | None = None, **kwargs: Any) -> list
         if hasattr(ctx, "axis") and not ctx.images:
             ctx.axis("off")
         res.append(ctx)
-    return res
+    return figure_of(res)
 
 
-def show_results(samples: list, n_inp: int, n_targ: int, ctxs: list | None = None, **kwargs: Any) -> list:
+def show_results(samples: list, n_inp: int, n_targ: int, ctxs: list | None = None, **kwargs: Any) -> Any:
     """Each sample's inputs, then ``target/prediction`` as a title (green if they agree, red otherwise)."""
     ctxs = ctxs if ctxs is not None else get_grid(len(samples), figsize=kwargs.pop("figsize", None))
     res = []
@@ -56,7 +59,7 @@ def show_results(samples: list, n_inp: int, n_targ: int, ctxs: list | None = Non
         if hasattr(ctx, "axis") and not ctx.images:
             ctx.axis("off")
         res.append(ctx)
-    return res
+    return figure_of(res)
 
 
 def _short(x: Any) -> str:

@@ -17,6 +17,8 @@
   KeyboardInterrupt mid-fit leaves the learner clean, and importing the plugin changes nothing on
   other learners. Override ``make_learner`` to train on your own data (e.g. images for a vision
   callback), or set ``task = "classification"``.
+* ``run_markdown(path, namespace=..., cwd=...)`` / ``code_blocks(path)`` -- execute the Python blocks
+  of a README in order (one namespace); an error names the file and line of the failing block.
 * ``assert_discovery_is_lazy(kind, name, module)`` -- in a fresh interpreter, discovering plugins
   does not import ``module`` (the heavy one behind the entry); loading the entry does.
 """
@@ -25,6 +27,8 @@ from __future__ import annotations
 from torchloom.testing._contract import CallbackContract
 from torchloom.testing._discovery import assert_discovery_is_lazy
 from torchloom.testing._events import EventRecorder
+from torchloom.testing._markdown import CodeBlock, MarkdownExampleError, code_blocks, run_markdown
 from torchloom.testing._synth import SynthDataLoaders, synth_learner
 
-__all__ = ["CallbackContract", "EventRecorder", "SynthDataLoaders", "assert_discovery_is_lazy", "synth_learner"]
+__all__ = ["CallbackContract", "CodeBlock", "EventRecorder", "MarkdownExampleError", "SynthDataLoaders",
+           "assert_discovery_is_lazy", "code_blocks", "run_markdown", "synth_learner"]

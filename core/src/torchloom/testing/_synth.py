@@ -1,10 +1,13 @@
 """A tiny learner on synthetic tensors, for tests of callbacks and plugins (CPU, about a second)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from torchloom._learner import Learner
 
 __all__ = ["RegModel", "SynthDataLoaders", "synth_learner"]
 
@@ -32,6 +35,7 @@ class SynthDataLoaders:
         self.train_ds, self.valid_ds, self.bs = train, valid, bs
         self.device = None if device is None else torch.device(device)
         self.n_inp = 1
+        self.loss_func: Any = None  # the loss the data implies (synth_learner sets it): Learner(dls, model) works
         self.train = _Loader(train, bs, shuffle, seed, self.device)
         self.valid = _Loader(valid, bs, False, seed, self.device)
 
@@ -75,7 +79,7 @@ class _Loader:
 
 def synth_learner(n_train: int = 160, n_valid: int = 80, bs: int = 16, lr: float = 1e-2,
                   task: str = "regression", n_classes: int = 3, seed: int = 0, quiet: bool = True,
-                  **learner_kwargs: Any) -> Any:
+                  **learner_kwargs: Any) -> Learner:
     """A Learner on synthetic data: ``task="regression"`` (``y = 2x + 3``, ``RegModel``, MSE) or
     ``"classification"`` (Gaussian blobs, a linear layer, cross-entropy, ``n_classes`` classes).
 
@@ -104,6 +108,7 @@ def synth_learner(n_train: int = 160, n_valid: int = 80, bs: int = 16, lr: float
         torch.manual_seed(seed)
         model = make()
     dls = SynthDataLoaders((x[:n_train], y[:n_train]), (x[n_train:], y[n_train:]), bs=bs, seed=seed)
+    dls.loss_func = loss
     learner_kwargs.setdefault("loss_func", loss)
     if quiet:
         learner_kwargs.setdefault("progress", False)

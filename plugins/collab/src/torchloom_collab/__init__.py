@@ -7,15 +7,13 @@ from __future__ import annotations
 
 from torchloom import lazy_exports
 
-__version__ = "0.1.0"
-
 _LAZY: dict[str, str] = {
     "CollabDataLoaders": "data", "EmbeddingDotBias": "model", "EmbeddingNN": "model",
     "CollabLearner": "learner", "collab_learner": "learner", "UnknownUserError": "learner",
     "movielens": "datasets",
 }
 
-__all__ = sorted(_LAZY) + ["__version__"]
+__all__ = sorted(_LAZY)
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY, extra=__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, extra=__all__, dist="torchloom-collab")

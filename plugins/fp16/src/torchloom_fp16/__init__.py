@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from torchloom import lazy_exports
 
-__version__ = "0.1.0"
 __all__ = ["BF16", "FP16", "MixedPrecision", "to_float"]
 
-__getattr__, __dir__ = lazy_exports(__name__, dict.fromkeys(__all__, "precision"), extra=[*__all__, "__version__"])
+__getattr__, __dir__ = lazy_exports(__name__, dict.fromkeys(__all__, "precision"), extra=__all__,
+                                    dist="torchloom-fp16")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from torchloom import lazy_exports
 
-__version__ = "0.1.0"
 __all__ = ["MAX_TRUST", "Lamb", "lamb_step", "trust_ratio"]
 
-__getattr__, __dir__ = lazy_exports(__name__, dict.fromkeys(__all__, "optimizer"), extra=[*__all__, "__version__"])
+__getattr__, __dir__ = lazy_exports(__name__, dict.fromkeys(__all__, "optimizer"), extra=__all__,
+                                    dist="torchloom-lamb")

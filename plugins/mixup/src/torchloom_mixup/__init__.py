@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from torchloom import lazy_exports
 
-__version__ = "0.1.0"
 _LAZY = {"MixUp": "mixup", "CutMix": "mixup", "MixHandler": "mixup", "MixedLoss": "loss",
          "per_sample_loss": "loss"}
 __all__ = sorted(_LAZY)
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY, extra=[*__all__, "__version__"])
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, extra=__all__, dist="torchloom-mixup")

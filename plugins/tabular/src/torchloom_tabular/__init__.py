@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from torchloom import lazy_exports
 
-__version__ = "0.1.0"
-
 _LAZY: dict[str, str] = {
     "TabularProc": "procs", "Categorify": "procs", "FillMissing": "procs", "FillStrategy": "procs",
     "Normalize": "procs",
@@ -18,10 +16,10 @@ _LAZY: dict[str, str] = {
     "emb_sz_rule": "model", "get_emb_sz": "model", "tabular_config": "model",
     "TabularLearner": "learner", "tabular_learner": "learner",
     "TabularRow": "export", "ReadTabCats": "export", "ReadTabConts": "export", "ReadTabTarget": "export",
-    "adult": "datasets", "Adult": "datasets",
+    "adult": "datasets", "Adult": "datasets", "load_learner": "load",
 }
 
-__all__ = sorted(_LAZY) + ["__version__"]
+__all__ = sorted(_LAZY)
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY, extra=__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, extra=__all__, dist="torchloom-tabular")

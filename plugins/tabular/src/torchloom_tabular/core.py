@@ -115,7 +115,9 @@ class TabularPandas:
     ``TabularPandas(df, procs=[Categorify, FillMissing, Normalize], cat_names, cont_names, y_names,
     y_block=None, splits=(train_idx, valid_idx))`` (``procs=None`` means those three; ``[]`` means none); ``y_block`` is inferred (numbers -> regression,
     anything else -> classification) unless given. ``splits`` are row positions. ``to.train`` / ``to.valid``
-    are loader-ready datasets; ``to.dataloaders(bs=64)`` builds ``TabularDataLoaders``.
+    are loader-ready datasets; ``to.dataloaders(bs=64)`` builds ``TabularDataLoaders``. ``reduce_memory``
+    is accepted for fastai's signature (codes are stored as int32 already); ``inplace=True`` processes
+    ``df`` itself instead of a column selection of it.
     """
 
     def __init__(self, df: pd.DataFrame, procs: Iterable[Any] | None = None, cat_names: Any = None,

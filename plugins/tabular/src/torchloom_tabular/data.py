@@ -209,6 +209,3 @@ class TabularDataLoaders(DataLoaders):
     def show_batch(self, b: Any = None, max_n: int = 10, ctxs: Any = None, show: bool = True,
                    **kwargs: Any) -> pd.DataFrame:
         return self.train.show_batch(b, max_n=max_n, show=show)
-
-    def new_empty(self) -> TabularDataLoaders:
-        return self

@@ -167,7 +167,10 @@ class Categorify(TabularProc):
                 self.classes[c] = [NA] + [v for v in _classes(col) if v != NA]
                 df[c] = self.codes(col, c)
                 continue
-            codes, uniques = pd.factorize(col)
+            if col.dtype == np.bool_:  # indicator columns (numpy bool, never missing): no hashing needed
+                codes, uniques = col.to_numpy().astype(np.int8), np.array([False, True], dtype=object)
+            else:
+                codes, uniques = pd.factorize(col)
             tr = codes[train]
             present = np.nonzero(np.bincount(tr[tr >= 0], minlength=len(uniques)))[0]
             vals = [_py(v) for v in np.asarray(uniques, dtype=object)[present]]
@@ -241,8 +244,10 @@ class Normalize(TabularProc):
         self.means, self.stds = {}, {}
         for c in names.cont_names:
             x = rows(df[c], train).to_numpy(dtype=np.float64)
-            self.means[c] = float(np.nanmean(x))
-            self.stds[c] = float(np.nanstd(x)) + 1e-7
+            m, sd = x.mean(), x.std()  # after FillMissing there is no NaN; the nan-aware pass is slower
+            if np.isnan(m):
+                m, sd = np.nanmean(x), np.nanstd(x)
+            self.means[c], self.stds[c] = float(m), float(sd) + 1e-7
 
     def encodes(self, df: pd.DataFrame):
         for c, m in self.means.items():

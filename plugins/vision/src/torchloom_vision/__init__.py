@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from torchloom import lazy_exports
 
-__version__ = "0.1.0"
-
 _LAZY: dict[str, str] = {
     # types and image IO
     "imagenet_stats": "core", "PILBase": "core", "PILImage": "core", "PILImageBW": "core", "PILMask": "core",
@@ -36,7 +34,7 @@ _LAZY: dict[str, str] = {
     "fashion_sample_path": "datasets", "fashion_seg_sample_path": "datasets", "fashion_mnist": "datasets",
 }
 
-__all__ = sorted(_LAZY) + ["__version__"]
+__all__ = sorted(_LAZY)
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY, extra=__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, extra=__all__, dist="torchloom-vision")

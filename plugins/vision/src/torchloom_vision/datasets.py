@@ -16,7 +16,7 @@ import numpy as np
 __all__ = ["FASHION_CLASSES", "fashion_sample_path", "fashion_seg_sample_path", "load_idx", "FashionMNIST",
            "fashion_mnist", "FASHION_FILES", "FASHION_URL"]
 
-_DATA = Path(__file__).resolve().parent / "data"
+_DATA = Path(__file__).resolve().parent / "assets"
 FASHION_CLASSES = ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                    "Ankle_boot"]
 LOCAL_DIRS = (Path("/usr/share/datasets/fashion-mnist"),)

@@ -57,7 +57,7 @@ def _add_norm(dls: Any, n_in: int) -> None:
             dl.after_batch.to(dl.device)
 
 
-def _finish(learn: Learner, pretrained: bool, channels_last: bool) -> Learner:
+def _finish(learn: Learner, pretrained: bool | str, channels_last: bool) -> Learner:
     if channels_last:
         learn.model.to(memory_format=torch.channels_last)
     if pretrained:
@@ -66,7 +66,7 @@ def _finish(learn: Learner, pretrained: bool, channels_last: bool) -> Learner:
 
 
 def vision_learner(dls: Any, arch: str | Callable[..., nn.Module] | nn.Module, n_out: int | None = None,
-                   n_in: int | None = None, pretrained: bool = False, weights: str | None = None,
+                   n_in: int | None = None, pretrained: bool | str = False, weights: str | None = None,
                    normalize: bool = True, cut: int | str | None = None, concat_pool: bool = True,
                    lin_ftrs: list[int] | None = None, ps: float = 0.5, first_bn: bool = True, bn_final: bool = False,
                    y_range: tuple[float, float] | None = None, metrics: Any = None,
@@ -75,8 +75,9 @@ def vision_learner(dls: Any, arch: str | Callable[..., nn.Module] | nn.Module, n
     """A ``Learner`` for image classification/regression with body ``arch`` and fastai's head.
 
     ``arch`` is a torchvision model name (``"resnet18"``), a builder/class or a module. ``n_out`` defaults to
-    ``dls.c``; ``n_in`` to the input images' channels. ``pretrained`` loads local weights only (see
-    ``models.vision.pretrained_file``) and then freezes the body.
+    ``dls.c``; ``n_in`` to the input images' channels. ``pretrained=True`` loads torchvision's published
+    weights (downloaded once into the torch hub cache, hash-checked), ``pretrained="path/or/URL"`` a given
+    file (see ``models.pretrained``); either way the body is then frozen (``fine_tune`` unfreezes it).
     """
     if n_out is None:
         try:
@@ -111,7 +112,7 @@ def _mask_codes(dls: Any) -> list | None:
 
 
 def unet_learner(dls: Any, arch: str | Callable[..., nn.Module] | nn.Module, n_out: int | None = None,
-                 n_in: int | None = None, pretrained: bool = False, weights: str | None = None,
+                 n_in: int | None = None, pretrained: bool | str = False, weights: str | None = None,
                  normalize: bool = True, img_size: tuple[int, int] | None = None, last_cross: bool = True,
                  cut: int | str | None = None, metrics: Any = None, loss_func: Callable[..., Any] | None = None,
                  channels_last: bool = True, **learner_kwargs: Any) -> Learner:

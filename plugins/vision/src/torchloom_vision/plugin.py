@@ -31,6 +31,8 @@ _TRANSFORMS = {
 def register_transforms(register):
     for name, (target, doc) in _TRANSFORMS.items():
         register(name, f"{_T}.{target}", doc=doc)
+    register("image_reader", f"{_T}.reader:ImageReader", reader=True,
+             doc="image files -> model inputs for portable exports and `torchloom predict`")
 
 
 @torchloom.hookimpl

@@ -24,12 +24,12 @@ __all__ = ["get_grid", "show_images", "show_samples", "show_batch", "show_result
 def get_grid(n: int, nrows: int | None = None, ncols: int | None = None, figsize: tuple | None = None,
              imsize: float = 2.5, title: str | None = None) -> tuple[Any, list[Any]]:
     """A figure with ``n`` axes in a grid (extra cells hidden); returns ``(fig, axes)``."""
-    import matplotlib.pyplot as plt
+    from torchloom import subplots  # a figure a notebook draws once, even when it is also returned
 
     ncols = ncols or (math.ceil(n / nrows) if nrows else math.ceil(math.sqrt(n)))
     nrows = nrows or math.ceil(n / ncols)
     figsize = figsize or (ncols * imsize, nrows * imsize)
-    fig, axs = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False)
+    fig, axs = subplots(nrows, ncols, figsize=figsize, squeeze=False, what="torchloom-vision's show functions")
     axs = [ax for row in axs for ax in row]
     for ax in axs[n:]:
         ax.set_axis_off()

@@ -97,7 +97,7 @@ class DynamicUnet(nn.Module):
 
 
 @model_factory
-def create_unet_model(arch: Any, n_out: int, img_size: tuple[int, int], n_in: int = 3, pretrained: bool = False,
+def create_unet_model(arch: Any, n_out: int, img_size: tuple[int, int], n_in: int = 3, pretrained: bool | str = False,
                       weights: str | None = None, cut: int | str | None = None, last_cross: bool = True) -> DynamicUnet:
     """A ``DynamicUnet`` on the body of ``arch``; also the factory ``load_learner`` calls to rebuild it."""
     encoder = create_body(arch, n_in=n_in, pretrained=pretrained, cut=cut, weights=weights)

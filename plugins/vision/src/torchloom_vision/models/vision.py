@@ -1,8 +1,8 @@
 """Classifier = body (a torchvision network cut before its pooling) + fastai's head, split for fine-tuning.
 
 Architectures come by name from ``torchvision.models`` (``"resnet18"``, ``"convnext_tiny"``...), as a
-builder/class, or as a module. Pretrained weights are loaded only from a local file (no network here): an
-explicit path, or torchvision's file name in the torch hub cache (``torch.hub.get_dir()/checkpoints``).
+builder/class, or as a module. Pretrained weights: see ``pretrained.py`` (torchvision's files through the
+torch hub cache, a local file or a URL).
 """
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from torch import nn
 from torchloom import Allow, Rule, import_target, model_factory
 
 from .layers import AdaptiveConcatPool2d, Flatten, LinBnDrop
+from .pretrained import load_pretrained, pretrained_file
+from .timm_body import create_timm_body, is_timm_arch
 
 __all__ = ["model_meta", "resolve_arch", "create_body", "create_head", "create_vision_model", "vision_splitter",
            "num_features", "adapt_first_conv", "pretrained_file", "load_pretrained"]
@@ -75,38 +77,6 @@ def _build(fn: Callable[..., nn.Module]) -> nn.Module:
     return fn()
 
 
-def pretrained_file(name: str, weights: str | Path | None = None) -> Path:
-    """The local weight file for torchvision model ``name`` (explicit ``weights`` path or the hub cache)."""
-    if weights is not None and Path(weights).is_file():
-        return Path(weights)
-    if weights is not None and (isinstance(weights, Path) or "/" in str(weights) or str(weights).endswith(".pth")):
-        raise FileNotFoundError(f"pretrained weights file {weights} does not exist")
-    import torchvision.models as tvm
-
-    try:
-        enum = tvm.get_model_weights(name)
-    except ValueError:
-        raise ValueError(f"torchvision has no pretrained weights for {name!r}; pass weights=<path to a file>") from None
-    w = enum[str(weights)] if weights is not None else enum.DEFAULT
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(w.url).name
-    if cached.is_file():
-        return cached
-    raise FileNotFoundError(
-        f"pretrained weights for {name!r} are not available locally and no network is available to download "
-        f"them. Download {w.url} on a connected machine and copy it to {cached} (the torch hub cache), or pass "
-        f"weights='/path/to/{Path(w.url).name}'; or use pretrained=False to train from scratch.")
-
-
-def load_pretrained(model: nn.Module, name: str, weights: str | Path | None = None) -> nn.Module:
-    """Load the local pretrained state dict for ``name`` into ``model`` (safe: ``weights_only=True``)."""
-    f = pretrained_file(name, weights)
-    sd = torch.load(f, map_location="cpu", weights_only=True)
-    if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
-        sd = sd["state_dict"]
-    model.load_state_dict(sd)
-    return model
-
-
 def _cut_model(model: nn.Module, cut: int | str | Callable | None, name: str) -> nn.Module:
     if cut is None:
         cut = _meta(name).get("cut")
@@ -152,9 +122,14 @@ def adapt_first_conv(body: nn.Module, n_in: int, pretrained: bool = False) -> nn
     raise ValueError("cannot adapt n_in: the body has no Conv2d layer")
 
 
-def create_body(arch: Any, n_in: int = 3, pretrained: bool = False, cut: Any = None,
+def create_body(arch: Any, n_in: int = 3, pretrained: bool | str | Path = False, cut: Any = None,
                 weights: str | Path | None = None) -> nn.Module:
-    """The network ``arch`` without its pooling and classifier, adapted to ``n_in`` input channels."""
+    """The network ``arch`` without its pooling and classifier, adapted to ``n_in`` input channels.
+
+    ``pretrained``: ``True`` for torchvision's weights (downloaded once into the torch hub cache), or a
+    path / URL of a weights file. ``"timm/<name>"`` architectures come from timm (optional extra)."""
+    if is_timm_arch(arch):
+        return create_timm_body(arch, n_in=n_in, pretrained=pretrained)
     if isinstance(arch, nn.Module):
         model, name = arch, type(arch).__name__.lower()
         if pretrained:
@@ -162,8 +137,8 @@ def create_body(arch: Any, n_in: int = 3, pretrained: bool = False, cut: Any = N
     else:
         fn, name = resolve_arch(arch)
         model = _build(fn)
-        if pretrained:
-            load_pretrained(model, name, weights)
+        if pretrained is not False and pretrained is not None:
+            load_pretrained(model, name, pretrained, weights)
     body = _cut_model(model, cut, name.rpartition(":")[2].lower())
     return adapt_first_conv(body, n_in, pretrained) if n_in != 3 else body
 
@@ -220,7 +195,7 @@ def _init_head(head: nn.Module) -> None:
 
 
 @model_factory
-def create_vision_model(arch: Any, n_out: int, n_in: int = 3, pretrained: bool = False,
+def create_vision_model(arch: Any, n_out: int, n_in: int = 3, pretrained: bool | str = False,
                         weights: str | None = None, cut: int | str | None = None, concat_pool: bool = True,
                         lin_ftrs: list[int] | None = None, ps: float = 0.5, first_bn: bool = True,
                         bn_final: bool = False, y_range: tuple[float, float] | None = None) -> nn.Sequential:

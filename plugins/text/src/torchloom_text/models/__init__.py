@@ -1,0 +1,1 @@
+"""AWD-LSTM language model and ULMFiT classifier."""
