@@ -287,21 +287,47 @@ class DataLoader:
     def n_inp(self) -> int:
         return getattr(self.dataset, "n_inp", 1)
 
-    def get_idxs(self) -> list[int]:
-        """This epoch's item order: a seeded (``seed`` + epoch) or global-RNG permutation when shuffling.
+    @property
+    def epoch(self) -> int:
+        """The pass over the data now running (0 for the first; -1 before any). ``one_batch`` does not count.
 
-        A ``get_idxs`` callable given to the constructor replaces this (e.g. to pin a custom order).
+        A subclass that overrides ``__iter__`` advances it (``self.epoch += 1``) before drawing its order.
+        """
+        return self._epoch
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        self._epoch = int(value)
+
+    @property
+    def epoch_seed(self) -> int | None:
+        """The seed of this epoch's shuffle: ``seed`` (or, under DDP, the job's shared seed) plus ``epoch``.
+
+        ``None`` when unseeded (shuffles draw from the global RNG). Every rank of a DDP job gets the same
+        value, so an overridden ``shuffle_fn`` that draws from it keeps the ranks' shards disjoint.
+        """
+        seed = self.seed if self.seed is not None or self.shard is None else self.shard.seed
+        return None if seed is None else seed + max(self._epoch, 0)
+
+    def shuffle_fn(self, idxs: list[int]) -> list[int]:
+        """A random order of ``idxs`` for a shuffled epoch (seeded by ``epoch_seed``); override to batch
+        differently (e.g. by length), keeping ``get_idxs``' handling of ``n`` and of a ``get_idxs=`` callable."""
+        s = self.epoch_seed
+        g = None if s is None else torch.Generator().manual_seed(s)
+        return [idxs[i] for i in torch.randperm(len(idxs), generator=g).tolist()]
+
+    def get_idxs(self) -> list[int]:
+        """This epoch's item order: ``range(n)``, or with ``shuffle`` ``n`` items of ``shuffle_fn(range(len(dataset)))``.
+
+        A ``get_idxs`` callable given to the constructor replaces this (e.g. to pin a custom order), also
+        in subclasses that override it.
         """
         if self._get_idxs is not None:
             return [int(i) for i in self._get_idxs()]
         n = self.n
         if not self.shuffle:
             return list(range(n))
-        seed = self.seed if self.seed is not None or self.shard is None else self.shard.seed
-        if seed is not None:  # under DDP every rank must draw the same order
-            g = torch.Generator().manual_seed(seed + max(self._epoch, 0))
-            return torch.randperm(len(self.dataset), generator=g)[:n].tolist()
-        return torch.randperm(len(self.dataset))[:n].tolist()
+        return self.shuffle_fn(list(range(len(self.dataset))))[:n]
 
     def epoch_indices(self) -> list[int]:
         """This epoch's items for this process: ``get_idxs()``, cut to this rank's shard under DDP.
@@ -309,7 +335,7 @@ class DataLoader:
         A subclass that overrides ``__iter__`` draws its items from here and sets the class attribute
         ``shards_by_rank = True``; otherwise DDP leaves it unsharded (every rank sees every item).
         """
-        idxs = self.get_idxs()
+        idxs = [int(i) for i in self._get_idxs()] if self._get_idxs is not None else self.get_idxs()
         return idxs if self.shard is None else shard_indices(idxs, self.shard, self.drop_last)
 
     # --- iteration ---------------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ class TabDataLoader(DataLoader):
             raise ValueError("TabDataLoader: there are no rows to load")
         if self.shard is None and self.drop_last and n < self.bs:
             raise ValueError(f"TabDataLoader: drop_last=True with bs={self.bs} > {n} rows leaves no batch")
-        self._epoch = getattr(self, "_epoch", -1) + 1
+        self.epoch += 1
         # the kernel's epoch order, cut to this rank's shard under DDP (same seeded permutation on every rank)
         order = self.epoch_indices()
         m, bs = len(order), self.bs

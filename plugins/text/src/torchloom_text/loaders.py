@@ -88,9 +88,9 @@ class LMDataLoader(DataLoader):
         docs = self._docs.docs
         order = list(range(len(docs)))
         if self.shuffle:
-            seed = self.seed if self.seed is not None or self.shard is None else self.shard.seed
-            if seed is not None:  # under DDP every rank must draw the same order
-                random.Random(seed + max(self._epoch, 0)).shuffle(order)
+            seed = self.epoch_seed  # under DDP every rank draws the same order
+            if seed is not None:
+                random.Random(seed).shuffle(order)
             else:
                 order = torch.randperm(len(docs)).tolist()
         stream = torch.cat([docs[i] for i in order])
@@ -100,7 +100,7 @@ class LMDataLoader(DataLoader):
         if self._docs is None:
             raise ValueError("LMDataLoader: the dataset is empty; nothing to load")
         rows, bl, n_batches = self._geometry()
-        self._epoch += 1
+        self.epoch += 1
         s = self._stream(rows, bl)
         x_all = s[:-1].view(rows, bl)
         y_all = s[1:].view(rows, bl)
@@ -114,14 +114,6 @@ class LMDataLoader(DataLoader):
             if dev is not None:
                 b = (b[0].to(dev), b[1].to(dev))
             yield ab(b) if ab.fs else b
-
-    def one_batch(self) -> Any:
-        it = iter(self)
-        try:
-            return next(it)
-        finally:
-            it.close()
-            self._epoch -= 1
 
     def new(self, dataset: Any = None, **kwargs: Any) -> LMDataLoader:
         args = dict(bs=self.bs, seq_len=self.seq_len, shuffle=self.shuffle, device=self.device, seed=self.seed,
@@ -232,14 +224,19 @@ class SortedDL(DataLoader):
         return self._lengths
 
     def get_idxs(self) -> list[int]:
-        if self._get_idxs is not None:
-            return [int(i) for i in self._get_idxs()]
-        lens = self.lengths
+        """Validation: items longest first; training: ``shuffle_fn``'s length-bucketed order."""
         idxs = list(range(self.n))
-        if not self.shuffle:
-            return sorted(idxs, key=lambda i: -lens[i])
-        rng = random.Random(self.seed + max(self._epoch, 0)) if self.seed is not None else random.Random(
-            int(torch.randint(0, 2**31 - 1, (1,))))
+        if self.shuffle:
+            return self.shuffle_fn(idxs)
+        lens = self.lengths
+        return sorted(idxs, key=lambda i: -lens[i])
+
+    def shuffle_fn(self, idxs: list[int]) -> list[int]:
+        """Random chunks of ``50 * bs`` items, sorted by length inside, batches shuffled, the longest first."""
+        lens = self.lengths
+        seed = self.epoch_seed  # the same on every rank of a DDP job
+        rng = random.Random(seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,))))
+        idxs = list(idxs)
         rng.shuffle(idxs)
         sz = self.bs * 50
         chunks = [sorted(idxs[i:i + sz], key=lambda j: -lens[j]) for i in range(0, len(idxs), sz)]
