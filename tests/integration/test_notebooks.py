@@ -59,6 +59,9 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     if path.stem == "segmentation":
         assert "<th>dice</th>" in " ".join(_outputs(last["learn.fit_one_cycle(1, 5e-3)"], "text/html"))
         assert len(_outputs(last["learn.show_results(max_n=2)"], "image/png")) == 1
+    if path.stem in ("text_classification", "tabular"):  # the table shows once: displayed, nothing returned
+        shown = last["dls.show_batch(max_n=3)"].outputs
+        assert len(shown) == 1 and "<table" in shown[0]["data"]["text/html"], shown
     if path.stem == "text_classification":
         assert "<th>accuracy</th>" in " ".join(_outputs(last["learn.fit_one_cycle(1, 1e-2)"], "text/html"))
         label, probs = _outputs(last["label, probs"], "text/plain")[0].split(",", 1)

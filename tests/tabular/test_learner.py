@@ -60,12 +60,18 @@ def test_batches_gather_columns_not_rows(adult_learner, monkeypatch):
     assert cats.dtype == torch.long and conts.dtype == torch.float32 and y.shape == (64,)
 
 
-def test_show_batch_and_results_are_decoded_frames(adult_learner, adult):
+def test_show_batch_and_results_are_decoded_frames(adult_learner, adult, capsys):
     df = adult_learner.dls.show_batch(max_n=5, show=False)
     assert isinstance(df, pd.DataFrame) and len(df) == 5
     assert set(df["salary"]) <= {"<=50K", ">50K"} and set(df["workclass"]) <= set(adult.train["workclass"]) | {"#na#"}
     res = adult_learner.show_results(max_n=4, show=False)
     assert list(res.columns[-2:]) == ["salary", "salary_pred"] and len(res) == 4
+    capsys.readouterr()
+    # shown, nothing returned: a notebook would otherwise show the table a second time
+    assert adult_learner.dls.show_batch(max_n=5) is None
+    assert adult_learner.show_results(max_n=4) is None
+    out = capsys.readouterr().out
+    assert out.count("salary_pred") == 1 and out.count("workclass") == 2
 
 
 def test_predict_dict_series_and_unseen(adult_learner, adult):

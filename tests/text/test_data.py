@@ -112,12 +112,17 @@ def test_sorted_dl_valid_sorted_train_bucketed_and_padded(clas_dls):
     assert tdl.get_idxs() != order  # reshuffled on the next call with a new epoch only when seeded per epoch
 
 
-def test_text_dataloaders_from_df_labels_vocab_and_show_batch(clas_dls):
+def test_text_dataloaders_from_df_labels_vocab_and_show_batch(clas_dls, capsys):
     text_vocab, labels = clas_dls.vocab
     assert labels == ["fresh", "rotten"] and len(text_vocab) % 8 == 0 and clas_dls.c == 2
     df = clas_dls.show_batch(max_n=3, show=False)
     assert list(df.columns) == ["text", "category"] and len(df) == 3
     assert df["text"][0].startswith("xxbos") and set(df["category"]) <= {"fresh", "rotten"}
+    capsys.readouterr()
+    # shown, nothing returned: a notebook would otherwise show the table a second time
+    assert clas_dls.show_batch(max_n=3) is None
+    out = capsys.readouterr().out
+    assert out.count("category") == 1 and out.count("xxbos") == 3
 
 
 def test_unseen_label_and_empty_corpus_are_clear_errors(rt_small):

@@ -84,24 +84,27 @@ class TabDataLoader(DataLoader):
         return to.decode(cats, conts, rest[0][:max_n] if rest and to.y_names else None)
 
     def show_batch(self, b: Any = None, max_n: int = 10, ctxs: Any = None, show: bool = True,
-                   **kwargs: Any) -> pd.DataFrame:
-        """A DataFrame of decoded rows (displayed when ``show``; returned either way)."""
+                   **kwargs: Any) -> pd.DataFrame | None:
+        """A DataFrame of decoded rows: displayed when ``show`` (nothing returned, so a notebook shows it
+        once, as fastai), returned with ``show=False``."""
         df = self.decode_batch(self.one_batch() if b is None else b, max_n=max_n)
-        if show:
-            show_frame(df)
-        return df
+        if not show:
+            return df
+        show_frame(df)
+        return None
 
     def show_results(self, b: Any, out: Any, max_n: int = 10, ctxs: Any = None, show: bool = True,
-                     **kwargs: Any) -> pd.DataFrame:
-        """Decoded rows with their target and a ``<target>_pred`` column."""
+                     **kwargs: Any) -> pd.DataFrame | None:
+        """Decoded rows with their target and a ``<target>_pred`` column (displayed when ``show``, else returned)."""
         to = self.tabular
         df = self.decode_batch(b, max_n=max_n)
         out = out[0] if isinstance(out, (tuple, list)) else out
         name = to.y_names[0] if len(to.y_names) == 1 else "target"
         df[f"{name}_pred"] = to.decode_y(out[:max_n])
-        if show:
-            show_frame(df)
-        return df
+        if not show:
+            return df
+        show_frame(df)
+        return None
 
 
 class TabularDataLoaders(DataLoaders):
@@ -213,5 +216,6 @@ class TabularDataLoaders(DataLoaders):
         return self.train.decode_batch(b, max_n=max_n, full=full)
 
     def show_batch(self, b: Any = None, max_n: int = 10, ctxs: Any = None, show: bool = True,
-                   **kwargs: Any) -> pd.DataFrame:
+                   **kwargs: Any) -> pd.DataFrame | None:
+        """The training loader's ``show_batch``: displayed when ``show``, returned with ``show=False``."""
         return self.train.show_batch(b, max_n=max_n, show=show)

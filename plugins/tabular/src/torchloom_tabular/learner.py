@@ -42,7 +42,8 @@ class TabularLearner(Learner):
 
     def show_results(self, ds_idx: int = 1, dl: Any = None, max_n: int = 10, shuffle: bool = True,
                      show: bool = True, **kwargs: Any) -> Any:
-        """Decoded rows of one batch with their target and prediction, as a DataFrame."""
+        """Decoded rows of one batch with their target and prediction: a DataFrame, displayed when ``show``
+        (nothing returned), returned with ``show=False``."""
         if not isinstance(self.dls, TabularDataLoaders):
             return super().show_results(ds_idx=ds_idx, dl=dl, max_n=max_n, shuffle=shuffle, **kwargs)
         if dl is None:

@@ -141,20 +141,34 @@ class LMDataLoader(DataLoader):
 
     def show_batch(self, b: Any = None, max_n: int = 9, ctxs: Any = None, show: bool = True, **kwargs: Any
                    ) -> Any:
-        """A table of decoded inputs and their shifted targets (``text``, ``text_``), like fastai's."""
+        """A table of decoded inputs and their shifted targets (``text``, ``text_``), like fastai's.
+
+        Displayed when ``show`` (nothing returned, as fastai); ``show=False`` returns the DataFrame instead."""
         b = self.one_batch() if b is None else b
         rows = self.decode_batch(b, max_n=max_n)
         return _table([[str(r[0]), str(r[1])] for r in rows], ["text", "text_"], show)
 
 
 def _table(rows: list[list[str]], cols: list[str], show: bool) -> Any:
+    """The rows as a DataFrame: displayed (and ``None`` returned, so a notebook shows it once) when ``show``,
+    returned otherwise."""
     import pandas as pd
 
     df = pd.DataFrame(rows, columns=cols)
-    if show:
-        with pd.option_context("display.max_colwidth", 200, "display.width", 250):
-            print(df)
-    return df
+    if not show:
+        return df
+    with pd.option_context("display.max_colwidth", 200, "display.width", 250):
+        try:
+            from IPython import get_ipython
+            from IPython.display import display
+
+            if get_ipython() is not None:  # a notebook: the rich (HTML) table
+                display(df)
+                return None
+        except ImportError:
+            pass
+        print(df)
+    return None
 
 
 def pad_input_chunk(samples: list[tuple], pad_idx: int = 1, pad_first: bool = True, seq_len: int = 72
@@ -265,7 +279,9 @@ class SortedDL(DataLoader):
 
     def show_batch(self, b: Any = None, max_n: int = 9, ctxs: Any = None, show: bool = True, **kwargs: Any
                    ) -> Any:
-        """A table of decoded texts and their labels (``text``, ``category``), like fastai's."""
+        """A table of decoded texts and their labels (``text``, ``category``), like fastai's.
+
+        Displayed when ``show`` (nothing returned, as fastai); ``show=False`` returns the DataFrame instead."""
         b = self.one_batch() if b is None else b
         rows = self.decode_batch(b, max_n=max_n, full=False)
         cols = ["text"] + [f"category{'' if k == 0 else k}" for k in range(len(rows[0]) - 1)] if rows else ["text"]
@@ -273,7 +289,9 @@ class SortedDL(DataLoader):
 
     def show_results(self, b: Any, out: Any, max_n: int = 9, ctxs: Any = None, show: bool = True,
                      **kwargs: Any) -> Any:
-        """A table of texts, their labels and the predictions (``text``, ``category``, ``category_``)."""
+        """A table of texts, their labels and the predictions (``text``, ``category``, ``category_``).
+
+        Displayed when ``show`` (nothing returned); ``show=False`` returns the DataFrame instead."""
         samples = super().show_results(b, out, max_n=max_n, show=False)
         return _table([[str(o) for o in s] for s in samples], ["text", "category", "category_"], show)
 
