@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections import Counter
@@ -19,6 +20,7 @@ from typing import Any
 
 from torchloom import Transform
 
+from . import rules as _rules
 from .rules import DEFAULT_RULES, apply_rules
 from .tok import SubwordTokenizer, WordTokenizer
 
@@ -248,6 +250,64 @@ class Tokenizer(Transform):
 
     def get_config(self) -> dict:
         return {"sep": self.sep, "encoding": self.encoding}
+
+    def state_dict(self) -> dict:
+        """The base tokenizer and the rules as data, so ``load_learner`` tokenizes raw text the same way.
+
+        A trained ``SubwordTokenizer`` is stored as its model's JSON (vocabulary, merges or piece scores),
+        a ``WordTokenizer`` as its pattern; rules by their names in ``torchloom_text.rules``. Anything
+        else cannot be rebuilt from data, so exporting it raises instead of loading a different tokenizer.
+        """
+        return {"tok": _tok_state(self.tok), "rules": [_rule_name(r) for r in self.rules]}
+
+    def load_state_dict(self, d: dict) -> None:
+        if d.get("tok") is not None:
+            self.tok = _tok_from_state(d["tok"])
+        if d.get("rules") is not None:
+            self.rules = [_rule_from_name(n) for n in d["rules"]]
+
+
+def _tok_state(tok: Any) -> dict:
+    if type(tok) is WordTokenizer:
+        return {**tok.config(), "flags": int(tok.pattern.flags)}
+    if type(tok) is SubwordTokenizer:
+        if tok.tok is None:
+            raise ValueError("cannot export Tokenizer: its SubwordTokenizer is not trained (call setup(texts))")
+        return tok.config()
+    raise TypeError(f"cannot export Tokenizer(tok={type(tok).__name__}): only WordTokenizer and SubwordTokenizer "
+                    "can be stored as data; load_learner would tokenize differently")
+
+
+def _tok_from_state(d: dict) -> Any:
+    kind = d.get("kind")
+    if kind == "word":
+        pattern = d.get("pattern")
+        compiled = re.compile(pattern, int(d.get("flags", 0))) if isinstance(pattern, str) else None
+        return WordTokenizer(d.get("lang", "en"), compiled)
+    if kind == "subword":
+        if not isinstance(d.get("trained"), str):
+            raise ValueError("exported Tokenizer: the subword tokenizer's trained model is missing")
+        from tokenizers import Tokenizer as HFTokenizer
+
+        res = SubwordTokenizer(vocab_sz=d.get("vocab_sz"), model=d.get("model", "unigram"))
+        res.tok = HFTokenizer.from_str(d["trained"])
+        return res
+    raise ValueError(f"exported Tokenizer: unknown base tokenizer kind {kind!r} (expected 'word' or 'subword')")
+
+
+def _rule_name(rule: Callable[[str], str]) -> str:
+    name = getattr(rule, "__name__", "")
+    if name in _rules.__all__ and getattr(_rules, name) is rule:
+        return name
+    raise TypeError(f"cannot export Tokenizer: rule {getattr(rule, '__qualname__', rule)!r} is not one of "
+                    "torchloom_text.rules, so load_learner could not rebuild it (rules are stored by name)")
+
+
+def _rule_from_name(name: str) -> Callable[[str], str]:
+    fn = getattr(_rules, name, None) if name in _rules.__all__ else None
+    if not callable(fn) or isinstance(fn, type):
+        raise ValueError(f"exported Tokenizer: unknown rule {name!r} (not in torchloom_text.rules)")
+    return fn
 
 
 def _df_texts(df: Any, text_cols: str | list[str], mark_fields: bool | None) -> list[str]:
