@@ -83,6 +83,23 @@ def test_export_round_trip(dot_learner, tmp_path):
     assert row["title"] == "Heat" and row["rating"] == pytest.approx(float(p1[1]), rel=1e-5)
 
 
+def test_recommend_after_load_learner(dot_learner, ratings, tmp_path):
+    from torchloom_collab import CollabLearner, load_learner
+
+    dot_learner.path = tmp_path
+    loaded = load_learner(dot_learner.export("rec"))
+    assert isinstance(loaded, CollabLearner)
+    # the export has no ratings: asked to skip seen items without a history, it says what to pass
+    with pytest.raises(ValueError, match=r"pass seen=\[the items the user rated\] or exclude_seen=False"):
+        loaded.recommend(1)
+    seen = ratings.loc[ratings["userId"] == 1, "title"].tolist()
+    pd.testing.assert_frame_equal(loaded.recommend(1, n=10, seen=seen), dot_learner.recommend(1, n=10),
+                                  check_exact=False, rtol=1e-5)
+    pd.testing.assert_frame_equal(loaded.recommend(1, n=5, exclude_seen=False),
+                                  dot_learner.recommend(1, n=5, exclude_seen=False), check_exact=False, rtol=1e-5)
+    torch.testing.assert_close(loaded.bias(["Heat"]), dot_learner.bias(["Heat"]))
+
+
 def test_embedding_nn_trains(ratings):
     torch.manual_seed(0)
     sample = ratings.sample(20000, random_state=0)[["userId", "movieId", "rating"]]

@@ -10,7 +10,7 @@ from torchloom import lazy_exports
 _LAZY: dict[str, str] = {
     "CollabDataLoaders": "data", "EmbeddingDotBias": "model", "EmbeddingNN": "model",
     "CollabLearner": "learner", "collab_learner": "learner", "UnknownUserError": "learner",
-    "movielens": "datasets",
+    "movielens": "datasets", "load_learner": "load",
 }
 
 __all__ = sorted(_LAZY)

@@ -69,21 +69,33 @@ class CollabLearner(TabularLearner):
         comps = (w @ v[:n].T).numpy()
         return pd.DataFrame(comps, index=list(items), columns=[f"PC{i + 1}" for i in range(comps.shape[1])])
 
-    def recommend(self, user: Any, n: int = 10, exclude_seen: bool = True) -> pd.DataFrame:
+    def recommend(self, user: Any, n: int = 10, exclude_seen: bool = True, seen: Iterable[Any] | None = None
+                  ) -> pd.DataFrame:
         """The ``n`` items with the highest predicted rating for ``user`` among those it has not rated.
 
-        A user absent from the training ratings raises ``UnknownUserError`` (there is no embedding to rank
-        with; recommend popular items another way for such cold-start users).
+        The items the user rated come from the training ratings, or from ``seen`` (item names) when given.
+        An exported learner holds the model and the user/item lists but not the ratings, so after
+        ``load_learner`` pass ``seen=`` (or ``exclude_seen=False``). A user absent from the training ratings
+        raises ``UnknownUserError`` (there is no embedding to rank with; recommend popular items another way
+        for such cold-start users).
         """
         dls = self.dls
         u = int(self._codes([user], is_item=False)[0])
-        to = dls.tabular
         n_items = len(dls.classes[dls.item_name])
         cand = torch.arange(1, n_items)
         if exclude_seen:
-            seen = to.cats[:, 1][to.cats[:, 0] == u]
+            if seen is not None:
+                o2i = {v: i for i, v in enumerate(dls.classes[dls.item_name])}
+                seen_codes = torch.tensor([o2i[v] for v in seen if o2i.get(v, 0) > 0], dtype=torch.long)
+            else:
+                to = dls.tabular
+                if len(to.items) == 0:
+                    raise ValueError(f"recommend: this learner has no ratings to tell which items user {user!r} "
+                                     "already rated (an export stores the model and the user/item lists, not "
+                                     "the ratings); pass seen=[the items the user rated] or exclude_seen=False")
+                seen_codes = to.cats[:, 1][to.cats[:, 0] == u]
             mask = torch.ones(n_items, dtype=torch.bool)
-            mask[seen] = False
+            mask[seen_codes] = False
             cand = cand[mask[1:]]
         x = torch.stack([torch.full_like(cand, u), cand], 1)
         dev = next(self.model.parameters()).device
