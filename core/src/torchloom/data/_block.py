@@ -156,10 +156,11 @@ class DataBlock:
         name = getattr(self.splitter, "__qualname__", repr(self.splitter)).split(".<locals>")[0]
         if len(splits) < 2:
             raise ValueError(f"splitter {name} returned {len(splits)} split(s); it must return (train, valid)")
-        for k, side in ((0, "training"), (1, "validation")):
-            if len(splits[k]) == 0:
-                raise ValueError(f"splitter {name} left the {side} set empty ({len(items)} items in all); "
-                                 "adjust the splitter (e.g. valid_pct, folder names) so both sides get items")
+        if len(splits[0]) == 0:
+            raise ValueError(f"splitter {name} left the training set empty ({len(items)} items in all); "
+                             "adjust the splitter (e.g. valid_pct, folder names) so training gets items")
+        # an empty validation set is allowed (``IndexSplitter([])``, ``valid_pct=0``): fit then skips
+        # validation and reports its loss and metrics as NaN, as fastai
         return splits
 
     def _tfms(self) -> list[list]:

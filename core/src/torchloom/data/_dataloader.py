@@ -366,6 +366,8 @@ class DataLoader:
         yield from watch_workers(dl, dl.sampler, num_workers, self.timeout)
 
     def __iter__(self) -> Iterator[Any]:
+        if self.n == 0 and self.split_idx == 1:
+            return  # an empty validation set (``IndexSplitter([])``): no batches, so fit skips validation
         self._check_nonempty()
         self._epoch += 1
         dev, ab = self.device, self.after_batch

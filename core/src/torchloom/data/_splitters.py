@@ -104,6 +104,11 @@ def GrandparentSplitter(train_name: str = "train", valid_name: str = "valid") ->
 
     def _inner(items: Any) -> tuple[list[int], list[int]]:
         gp = [Path(o).parent.parent.name for o in items]
-        return [i for i, g in enumerate(gp) if g == train_name], [i for i, g in enumerate(gp) if g == valid_name]
+        valid = [i for i, g in enumerate(gp) if g == valid_name]
+        if gp and not valid:  # a folder name that matches nothing is a typo, not a wish for no validation
+            found = sorted(set(gp))
+            raise ValueError(f"GrandparentSplitter left the validation set empty: no item is under a folder named "
+                             f"{valid_name!r} (grandparent folders found: {found[:10]}); pass valid_name=")
+        return [i for i, g in enumerate(gp) if g == train_name], valid
 
     return _inner
