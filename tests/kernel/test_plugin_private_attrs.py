@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ import torchloom
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _own_kernel_private(k: type) -> frozenset[str]:
     """Single-underscore names kernel class ``k`` defines or sets on ``self`` (empty for non-kernel classes)."""
     if not (k.__module__ == "torchloom" or k.__module__.startswith("torchloom.")):

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torchloom_text import SubwordTokenizer, TextDataLoaders, Tokenizer, WordTokenizer, text_classifier_learner
+from torchloom_text import (
+    SubwordTokenizer,
+    TextDataLoaders,
+    Tokenizer,
+    WordTokenizer,
+    text_classifier_learner,
+)
 from torchloom_text.rules import fix_html, lowercase, replace_rep
 
 from torchloom import load_learner
