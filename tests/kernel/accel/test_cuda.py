@@ -70,11 +70,8 @@ def test_compile_with_inductor_on_cuda() -> None:
 
 
 def test_ddp_on_cuda_matches_one_process(tmp_path: Path) -> None:
-    sys.path.insert(0, str(DIST))
-    try:
-        import ddp_job
-    finally:
-        sys.path.remove(str(DIST))
+    from tests.kernel.distributed import ddp_job
+
     os.environ["DDP_JOB_DEVICE"] = "cuda"
     try:
         single = ddp_job.run(tmp_path / "single")

@@ -57,11 +57,8 @@ def test_a_corpus_too_small_for_every_rank_is_a_clear_error() -> None:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    sys.path.insert(0, str(HERE))
-    try:
-        import lm_ddp_job
-    finally:
-        sys.path.remove(str(HERE))
+    from tests.text.distributed import lm_ddp_job
+
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
