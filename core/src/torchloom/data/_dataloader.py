@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -309,12 +309,13 @@ class DataLoader:
         seed = self.seed if self.seed is not None or self.shard is None else self.shard.seed
         return None if seed is None else seed + max(self._epoch, 0)
 
-    def shuffle_fn(self, idxs: list[int]) -> list[int]:
+    def shuffle_fn(self, idxs: Sequence[int]) -> list[int]:
         """A random order of ``idxs`` for a shuffled epoch (seeded by ``epoch_seed``); override to batch
         differently (e.g. by length), keeping ``get_idxs``' handling of ``n`` and of a ``get_idxs=`` callable."""
         s = self.epoch_seed
         g = None if s is None else torch.Generator().manual_seed(s)
-        return [idxs[i] for i in torch.randperm(len(idxs), generator=g).tolist()]
+        perm = torch.randperm(len(idxs), generator=g).tolist()
+        return perm if idxs == range(len(idxs)) else [idxs[i] for i in perm]
 
     def get_idxs(self) -> list[int]:
         """This epoch's item order: ``range(n)``, or with ``shuffle`` ``n`` items of ``shuffle_fn(range(len(dataset)))``.
@@ -327,7 +328,7 @@ class DataLoader:
         n = self.n
         if not self.shuffle:
             return list(range(n))
-        return self.shuffle_fn(list(range(len(self.dataset))))[:n]
+        return self.shuffle_fn(range(len(self.dataset)))[:n]
 
     def epoch_indices(self) -> list[int]:
         """This epoch's items for this process: ``get_idxs()``, cut to this rank's shard under DDP.

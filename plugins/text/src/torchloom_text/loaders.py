@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -245,7 +245,7 @@ class SortedDL(DataLoader):
         lens = self.lengths
         return sorted(idxs, key=lambda i: -lens[i])
 
-    def shuffle_fn(self, idxs: list[int]) -> list[int]:
+    def shuffle_fn(self, idxs: Sequence[int]) -> list[int]:
         """Random chunks of ``50 * bs`` items, sorted by length inside, batches shuffled, the longest first."""
         lens = self.lengths
         seed = self.epoch_seed  # the same on every rank of a DDP job
