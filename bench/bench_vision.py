@@ -75,16 +75,19 @@ def run_torchloom(files: tuple, init: dict, args: argparse.Namespace) -> tuple[f
     t0, c0 = time.time(), time.process_time()
     dblock = DataBlock(blocks=(ImageBlock(PILImageBW), CategoryBlock(vocab=sorted(CLASSES))), get_y=parent_label,
                        splitter=IndexSplitter(range(len(train), len(train) + len(valid))),
-                       batch_tfms=aug_transforms(max_rotate=5, max_warp=0, max_lighting=0.1))
+                       batch_tfms=aug_transforms(max_rotate=5, max_warp=0, max_lighting=0.1)
+                       if getattr(args, "aug", True) else None)
     dls = dblock.dataloaders(train + valid, bs=args.bs, num_workers=args.workers, cache=args.cache,
                              persistent_workers=args.workers > 0)
-    learn = vision_learner(dls, SmallResNet, metrics=accuracy, progress=False)
+    learn = vision_learner(dls, SmallResNet, metrics=accuracy, progress=False,
+                           channels_last=getattr(args, "channels_last", True))
     learn.model.load_state_dict(init)
     if args.compile:
         learn.use("compile")
     timer = EpochTimer()
-    learn.fit_one_cycle(args.epochs, args.lr, cbs=[timer])
+    learn.fit_one_cycle(args.epochs, args.lr, cbs=[timer, *getattr(args, "extra_cbs", [])])
     acc = float(learn.validate()[1])
+    args.epoch_times = timer.times
     print("torchloom epochs (wall s / CPU s): " + ", ".join(f"{w:.1f}/{c:.1f}" for w, c in timer.times), flush=True)
     return time.time() - t0, time.process_time() - c0, acc
 
@@ -149,6 +152,8 @@ def main() -> int:
                     help="torchloom: keep decoded images after the first epoch (DataLoader(cache=True))")
     ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False,
                     help="torchloom: learn.use('compile') (torch.compile, inductor)")
+    ap.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
+                    help="torchloom: vision_learner(channels_last=...) (the default is True)")
     ap.add_argument("--only", choices=["torchloom", "fastai"], default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -170,6 +175,8 @@ def main() -> int:
         else:
             res["fastai"] = run_fastai(files, init, args)
             print("fastai:    {:7.1f} s wall, {:7.1f} s CPU, accuracy {:.4f}".format(*res["fastai"]), flush=True)
+    if torch.get_num_threads() != args.threads:  # both sides must compute with the same thread count
+        print(f"WARNING: torch now uses {torch.get_num_threads()} threads, not {args.threads}: the sides differ")
     if len(res) == 2:
         (tt, tc, ta), (ft, fc, fa) = res["torchloom"], res["fastai"]
         print(f"ratio torchloom/fastai: wall {tt / ft:.2f}x, CPU {tc / fc:.2f}x (target <= 0.8x); accuracy "
