@@ -22,12 +22,10 @@ import copy
 import random
 import statistics
 import sys
-import time
-
-import numpy as np
-import torch
 
 import bench_vision as bv
+import numpy as np
+import torch
 
 CONFIGS = {
     "default": {},

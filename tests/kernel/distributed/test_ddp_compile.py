@@ -35,5 +35,6 @@ def test_compiled_ddp_runs_match_one_eager_process_in_either_order(tmp_path: Pat
         assert a["compiled"] == b["compiled"] == (True, None)  # compiled, and it did not fall back to eager
         for k, v in single["weights"].items():
             assert torch.equal(a["weights"][k], b["weights"][k])  # ranks in lockstep
-            torch.testing.assert_close(a["weights"][k], v, rtol=1e-5, atol=1e-6, msg=lambda m, k=k: f"{first} {k}: {m}")
+            torch.testing.assert_close(a["weights"][k], v, rtol=1e-5, atol=1e-6,
+                                       msg=lambda m, k=k, first=first: f"{first} first, {k}: {m}")
         torch.testing.assert_close(torch.tensor(a["values"]), torch.tensor(single["values"]), rtol=1e-5, atol=1e-6)
