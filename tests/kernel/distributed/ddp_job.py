@@ -136,6 +136,7 @@ def run(out: Path, mode: str = "main", resume_from: str | None = None) -> dict[s
     learn = make_learner(learn_path)
     learn.fit_one_cycle(3, cbs=[SaveAt(1, f"{tag}_mid")])
     res["distributed"] = is_distributed()
+    res["backend"] = torch.distributed.get_backend() if is_distributed() else None
     res["weights"] = _weights(learn)
     res["values"] = learn.recorder.values
     res["losses"] = learn.recorder.losses
