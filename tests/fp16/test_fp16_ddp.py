@@ -17,9 +17,8 @@ JOB_DIR = Path(__file__).resolve().parents[1] / "kernel" / "distributed"
 
 
 def test_fp16_ddp_on_cpu_matches_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.syspath_prepend(str(JOB_DIR))
     monkeypatch.setenv("DDP_JOB_USE", "fp16")
-    import ddp_job
+    from tests.kernel.distributed import ddp_job
 
     single = ddp_job.run(tmp_path / "single", "plugins")
     assert single["plugins"] == ["fp16"]

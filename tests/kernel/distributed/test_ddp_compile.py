@@ -18,7 +18,7 @@ HERE = Path(__file__).parent
 
 
 def test_compiled_ddp_runs_match_one_eager_process_in_either_order(tmp_path: Path) -> None:
-    import ddp_job
+    from tests.kernel.distributed import ddp_job
 
     single = ddp_job.run(tmp_path / "eager", "plugins")  # one process, eager, no plugins
     out = tmp_path / "ddp"
