@@ -46,6 +46,9 @@ from torchloom.optim._wrapper import OptimWrapper
 
 __all__ = ["Learner", "trainable_params"]
 
+_STEP_EVENTS = ("before_backward", "after_cancel_backward", "after_backward",
+                "before_step", "after_cancel_step", "after_step")
+
 
 def trainable_params(m: nn.Module) -> list[nn.Parameter]:
     """The default splitter: one parameter group with every parameter that requires grad."""
@@ -126,6 +129,7 @@ class Learner:
         self.cbs: list[Callback] = []
         self._ev_train: dict[str, tuple[tuple[Callback, Callable[[], Any]], ...]] = {}
         self._ev_valid: dict[str, tuple[tuple[Callback, Callable[[], Any]], ...]] = {}
+        self._plain_step = False  # no backward/step handlers: set by _rebuild
         self._disabled: set[int] = set()
         self._used: dict[str, _use.Used] = {}
         self._defaults: dict[str, _use.Used] = {}
@@ -217,6 +221,25 @@ class Learner:
             else:
                 train[ev] = valid[ev] = tuple(handlers)
         self._ev_train, self._ev_valid = train, valid
+        self._note_step_events()
+
+    def _note_step_events(self) -> None:
+        # With no backward/step handlers (the default) the batch skips their dispatch: nothing would run.
+        self._plain_step = not any(self._ev_train[e] for e in _STEP_EVENTS)
+
+    def _cb_event_changed(self, name: str) -> None:
+        """Called by a callback when it (un)sets one event handler: refresh that event's table only."""
+        if name not in self._ev_train or not hasattr(self, "cbs"):
+            self._rebuild()
+            return
+        handlers = tuple((cb, m) for cb in self.cbs
+                         if id(cb) not in self._disabled and (m := getattr(cb, name, None)) is not None)
+        if name in INNER_LOOP:
+            self._ev_train[name] = tuple(h for h in handlers if h[0].run_train)
+            self._ev_valid[name] = tuple(h for h in handlers if h[0].run_valid)
+        else:
+            self._ev_train[name] = self._ev_valid[name] = handlers
+        self._note_step_events()
 
     def _cbs_changed(self) -> None:
         """Called by a callback when its ordering or run flags change."""
@@ -299,8 +322,18 @@ class Learner:
         fire("after_loss")
         if not self.training or not self.yb:
             return
-        self._with_events(self._backward, "backward", CancelBackwardException)
-        self._with_events(self._step, "step", CancelStepException)
+        if self._plain_step:  # same as below when no callback handles these events
+            try:
+                self._backward()
+            except CancelBackwardException:
+                pass
+            try:
+                self._step()
+            except CancelStepException:
+                pass
+        else:
+            self._with_events(self._backward, "backward", CancelBackwardException)
+            self._with_events(self._step, "step", CancelStepException)
         self.opt.zero_grad()
 
     def one_batch(self, i: int, b: Any) -> None:

@@ -166,10 +166,15 @@ class Callback:
                 setattr(learn, name, value)
                 return
         object.__setattr__(self, name, value)
-        if name in _STRUCTURAL or name in _EVENT_SET:
+        if name in _STRUCTURAL:
             learn = self.__dict__.get("learn")
             if learn is not None:
                 learn._cbs_changed()
+        elif name in _EVENT_SET:
+            learn = self.__dict__.get("learn")
+            if learn is not None:
+                changed = getattr(learn, "_cb_event_changed", None)
+                changed(name) if changed is not None else learn._cbs_changed()
 
     @property
     def name(self) -> str:

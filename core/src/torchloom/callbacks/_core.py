@@ -5,13 +5,15 @@ added to every Learner unless ``default_cbs=False``.
 """
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from torchloom._metrics import AvgLoss, AvgSmoothLoss, Metric
+from torchloom._tensors import same_device
 from torchloom.callbacks._base import Callback
 
 __all__ = ["CastToTensor", "GatherPreds", "Recorder", "TrainEvalCallback", "format_time", "to_floats"]
@@ -39,9 +41,9 @@ class TrainEvalCallback(Callback):
         device = getattr(learn.dls, "device", None)
         if device is not None:
             if hasattr(learn.model, "to"):
-                learn.model.to(device)
+                _to_device(learn.model, device)
             if hasattr(learn.loss_func, "to"):
-                learn.loss_func.to(device)
+                _to_device(learn.loss_func, device)
         if hasattr(learn.model, "reset"):
             learn.model.reset()
 
@@ -59,6 +61,16 @@ class TrainEvalCallback(Callback):
     def before_validate(self) -> None:
         self.learn.model.eval()
         self.learn.training = False
+
+
+def _to_device(obj: Any, device: Any) -> None:
+    """``obj.to(device)``, skipped for a plain module already all there (``Module.to`` walks every submodule)."""
+    if isinstance(obj, nn.Module) and type(obj).to is nn.Module.to:
+        if all(type(m)._apply is nn.Module._apply for m in obj.modules()):
+            dev = torch.device(device)
+            if all(same_device(t.device, dev) for t in itertools.chain(obj.parameters(), obj.buffers())):
+                return
+    obj.to(device)
 
 
 def _plain(t: Any) -> Any:
