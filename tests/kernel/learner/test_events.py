@@ -217,3 +217,40 @@ def test_fit_zero_epochs_and_no_validation_set():
     i = rec.events.index("before_validate")
     assert rec.events[i:i + 3] == ["before_validate", "after_validate", "after_epoch"]
     assert learn.recorder.values[-1][1] is None  # no valid loss
+
+
+def test_step_handler_set_during_fit_is_dispatched():
+    # with no backward/step handlers the loop skips their dispatch; a handler set later must still run
+    class Late(Callback):
+        def before_fit(self):
+            self.steps = 0
+            self.after_step = self._count
+
+        def _count(self):
+            self.steps += 1
+            if self.steps == 2:
+                self.after_step = None  # and unsetting it stops it at once
+
+    learn = tiny()
+    late = Late()
+    learn.add_cb(late)
+    learn.fit(1)
+    assert late.steps == 2
+    late.after_step = None
+    learn.fit(1)
+    assert late.steps == 2
+
+
+def test_cancel_step_raised_by_the_step_itself_without_handlers():
+    learn = tiny()
+    calls = []
+
+    def step():
+        calls.append(1)
+        raise CancelStepException
+
+    learn._step = step
+    before = [p.detach().clone() for p in learn.model.parameters()]
+    learn.fit(1)  # swallowed as with handlers: the batch goes on and zero_grad runs
+    assert calls and all(torch.equal(a, b) for a, b in zip(before, learn.model.parameters()))
+    assert all(p.grad is None for p in learn.model.parameters())
