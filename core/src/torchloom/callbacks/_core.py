@@ -119,6 +119,9 @@ def to_floats(values: list[Any]) -> list[Any]:
     return out
 
 
+_SMOOTH = object()  # in Recorder.log until after_epoch: the smoothed training loss at the end of the epoch
+
+
 class Recorder(Callback):
     """Record losses, learning rates and metrics; log one row per epoch.
 
@@ -171,25 +174,26 @@ class Recorder(Callback):
         return self._losses
 
     def _flush(self, extra: list[Any] | None = None) -> list[Any]:
-        """Move pending per-batch smooth losses to ``losses`` and turn ``extra`` into floats, in one sync."""
-        steps = self.smooth_loss.take_steps()
-        if steps is not None:
-            self._pending.append(steps)
-        extra = [] if extra is None else extra
-        if not self._pending:
-            return to_floats(extra)
-        pending = torch.cat([p.reshape(-1).float() for p in self._pending])
-        self._pending = []
-        idx = [i for i, v in enumerate(extra) if isinstance(v, Tensor) and v.numel() == 1]
-        if idx and all(extra[i].device == pending.device for i in idx):
-            flat = torch.cat([pending, torch.stack([extra[i].detach().reshape(()).float() for i in idx])]).tolist()
-            self._losses.extend(flat[: len(pending)])
-            out = list(extra)
-            for i, f in zip(idx, flat[len(pending):]):
-                out[i] = f
-            return out
-        self._losses.extend(pending.tolist())
-        return to_floats(extra)
+        """Move pending per-batch smooth losses to ``losses`` and turn ``extra`` into floats, in one sync.
+
+        ``extra`` may hold ``_SMOOTH``: the smoothed training loss at that point, filled in from the same transfer."""
+        out = [] if extra is None else list(extra)
+        idx = [i for i, v in enumerate(out) if isinstance(v, Tensor) and v.numel() == 1]
+        tensors = [out[i].detach().reshape(()) for i in idx]
+        taken = self.smooth_loss.take_floats(tensors)
+        if taken is None:  # tensors on several devices: one transfer per device kind
+            steps = self.smooth_loss.take_steps()
+            losses = [] if steps is None else steps.tolist()
+            floats = to_floats(tensors)
+        else:
+            losses, floats = taken
+        self._losses.extend(losses)
+        for i, f in zip(idx, floats):
+            out[i] = f
+        for i, v in enumerate(out):
+            if v is _SMOOTH:
+                out[i] = self._losses[-1] if self._losses else None
+        return out
 
     # -- events ---------------------------------------------------------------------------------
     def before_fit(self) -> None:
@@ -244,24 +248,17 @@ class Recorder(Callback):
     def after_cancel_validate(self) -> None:
         self.cancel_valid = True
 
-    def _train_mets(self) -> list[Any]:
-        if self.cancel_train:
-            return []
-        return [self.smooth_loss.value] + ([m.value for m in self._metric_objs] if self.train_metrics else [])
-
-    def _valid_mets(self) -> list[Any]:
-        if self.cancel_valid:
-            return []
-        return [self.avg_loss.value] + ([m.value for m in self._metric_objs] if self.valid_metrics else [])
-
     def after_train(self) -> None:
-        if not self.learn.is_inference:
-            self.log += self._train_mets()
+        if self.learn.is_inference or self.cancel_train:
+            return
+        # the smoothed loss is filled in by after_epoch's single transfer (no on-device fold here)
+        self.log += [_SMOOTH] + ([m.value for m in self._metric_objs] if self.train_metrics else [])
 
     def after_validate(self) -> None:
-        self._valid_vals = [self.avg_loss.value] + [m.value for m in self._metric_objs]
-        if not self.learn.is_inference:
-            self.log += self._valid_mets()
+        vals = [self.avg_loss.value] + [m.value for m in self._metric_objs]  # each metric computed once
+        self._valid_vals = vals
+        if not self.learn.is_inference and not self.cancel_valid:
+            self.log += vals if self.valid_metrics else vals[:1]
 
     def after_epoch(self) -> None:
         self.log = self._flush(self.log)
