@@ -123,6 +123,7 @@ class Learner:
         self._smooth_loss: Any = None
         self._fit_depth = 0
         self._batch_dev: torch.device | None = None
+        self._first_param: tuple[Any, Any] | None = None  # (model, its first parameter) during a fit
         self._n_inp: int | None = None
         # callbacks
         self._insertion: list[Callback] = []
@@ -177,7 +178,11 @@ class Learner:
             self._fire(name)
 
     def _fire(self, name: str) -> None:
-        for cb, meth in (self._ev_train if self.training else self._ev_valid)[name]:
+        self._run((self._ev_train if self.training else self._ev_valid)[name], name)
+
+    def _run(self, handlers: tuple[tuple[Callback, Callable[[], Any]], ...], name: str) -> None:
+        """Call the handlers of event ``name`` (the hot loop checks ``if handlers`` first: no call when empty)."""
+        for cb, meth in handlers:
             if not cb.run:
                 continue
             try:
@@ -313,13 +318,16 @@ class Learner:
         self.opt.step()
 
     def _do_one_batch(self) -> None:
-        fire = self._fire
+        # Per-batch events are looked up where they fire (a handler set mid-fit is seen at once) and
+        # dispatched only when some callback handles them.
         self.pred = self.model(*self.xb)
-        fire("after_pred")
+        if hs := (self._ev_train if self.training else self._ev_valid)["after_pred"]:
+            self._run(hs, "after_pred")
         if self.yb:
-            self.loss_grad = self.loss_func(self.pred, *self.yb)
-            self.loss = self.loss_grad.detach()
-        fire("after_loss")
+            self.loss_grad = loss = self.loss_func(self.pred, *self.yb)
+            self.loss = loss.detach()
+        if hs := (self._ev_train if self.training else self._ev_valid)["after_loss"]:
+            self._run(hs, "after_loss")
         if not self.training or not self.yb:
             return
         if self._plain_step:  # same as below when no callback handles these events
@@ -348,23 +356,32 @@ class Learner:
             n = 1 if len(b) == 1 else len(b) - 1
         self.xb, self.yb = b[:n], b[n:]
         try:
-            self._fire("before_batch")
+            if hs := (self._ev_train if self.training else self._ev_valid)["before_batch"]:
+                self._run(hs, "before_batch")
             self._do_one_batch()
         except CancelBatchException:
             self._fire("after_cancel_batch")
-        self._fire("after_batch")
+        if hs := (self._ev_train if self.training else self._ev_valid)["after_batch"]:
+            self._run(hs, "after_batch")
 
     def _batch_device(self, dl: Any) -> torch.device | None:
         """Where batches must go: None when the loader already delivers them on the model's device."""
-        if not isinstance(self.model, nn.Module):
+        model = self.model
+        if not isinstance(model, nn.Module):
             return None
-        p = next(self.model.parameters(), None)
+        cached = self._first_param
+        if cached is not None and cached[0] is model:
+            p = cached[1]  # the same Parameter object follows the module through .to(); only its device changes
+        else:
+            p = next(model.parameters(), None)
+            self._first_param = (model, p)  # dropped when the fit ends: parameters may be replaced between fits
         if p is None:
             return None
         dl_dev = getattr(dl, "device", None)
         if dl_dev is None:
             dl_dev = getattr(self.dls, "device", None)
-        if dl_dev is not None and same_device(torch.device(dl_dev), p.device):
+        if dl_dev is not None and same_device(dl_dev if isinstance(dl_dev, torch.device) else torch.device(dl_dev),
+                                              p.device):
             return None
         return p.device
 
@@ -432,6 +449,7 @@ class Learner:
 
     def _end_cleanup(self) -> None:
         self.dl, self.xb, self.yb, self.pred, self.loss, self.loss_grad = None, (None,), (None,), None, None, None
+        self._first_param = None
         for cb in self._insertion:
             cb.run = True
             if "_fit_handles" in cb.__dict__:
@@ -445,6 +463,7 @@ class Learner:
 
         A fit started from inside a fit (a callback calling ``learn.fit``) is not supported."""
         snap = _Snapshot(self)
+        self._first_param = None
         with self.added_cbs(cbs):
             self._fit_depth += 1
             try:

@@ -254,3 +254,25 @@ def test_cancel_step_raised_by_the_step_itself_without_handlers():
     learn.fit(1)  # swallowed as with handlers: the batch goes on and zero_grad runs
     assert calls and all(torch.equal(a, b) for a, b in zip(before, learn.model.parameters()))
     assert all(p.grad is None for p in learn.model.parameters())
+
+
+def test_batch_handlers_set_or_added_mid_fit_run_from_that_point():
+    # per-batch events with no handler are not dispatched at all; one set mid-batch runs in the same batch
+    seen = []
+
+    class Late(Callback):
+        def before_batch(self):
+            learn = self.learn
+            if learn.training and (learn.epoch, learn.iter) == (0, 1):
+                self.after_pred = lambda: seen.append(("pred", learn.epoch, learn.iter))
+                self.after_loss = lambda: seen.append(("loss", learn.epoch, learn.iter))
+                learn.add_cb(Callback(after_batch=lambda cb: seen.append(("added", learn.epoch, learn.iter))))
+            if learn.training and (learn.epoch, learn.iter) == (1, 1):
+                self.after_pred = self.after_loss = None
+
+    learn = tiny()  # two training batches and one validation batch per epoch
+    learn.add_cb(Late())
+    learn.fit(2)
+    assert seen[:3] == [("pred", 0, 1), ("loss", 0, 1), ("added", 0, 1)]
+    assert [s for s in seen if s[0] == "pred"] == [("pred", 0, 1), ("pred", 0, 0), ("pred", 1, 0)]  # valid too
+    assert ("added", 1, 1) in seen and ("pred", 1, 1) not in seen  # unset at once; the added callback stays

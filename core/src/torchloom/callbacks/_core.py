@@ -49,7 +49,7 @@ class TrainEvalCallback(Callback):
 
     def after_batch(self) -> None:
         learn = self.learn
-        learn.pct_train += 1.0 / (max(learn.n_iter, 1) * max(learn.n_epoch, 1))
+        learn.pct_train += 1.0 / ((learn.n_iter or 1) * (learn.n_epoch or 1))  # both counts are >= 0
         learn.train_iter += 1
 
     def before_train(self) -> None:
@@ -91,10 +91,14 @@ class CastToTensor(Callback):
     def before_batch(self) -> None:
         learn = self.learn
         xb, yb = learn.xb, learn.yb
-        if any(type(t) is not Tensor for t in xb):
-            learn.xb = tuple(_plain(t) for t in xb)
-        if any(type(t) is not Tensor for t in yb):
-            learn.yb = tuple(_plain(t) for t in yb)
+        for t in xb:  # a plain loop: this runs on every batch
+            if type(t) is not Tensor:
+                learn.xb = tuple(_plain(t) for t in xb)
+                break
+        for t in yb:
+            if type(t) is not Tensor:
+                learn.yb = tuple(_plain(t) for t in yb)
+                break
 
 
 def format_time(t: float) -> str:
@@ -228,11 +232,8 @@ class Recorder(Callback):
         if learn.training:
             self.smooth_loss.accumulate(learn)  # no tensor op: the average is folded when read
             opt = learn.opt
-            if opt is not self._opt:
-                self._opt = opt
-                self._groups = opt.param_groups if isinstance(getattr(type(opt), "hypers", None), property) \
-                    else opt.hypers
-            self.lrs.append(self._groups[-1]["lr"])
+            groups = self._groups if opt is self._opt else self._lr_groups(opt)
+            self.lrs.append(groups[-1]["lr"])
             if self.train_metrics:
                 for m in self._metric_objs:
                     m.accumulate(learn)
@@ -241,6 +242,12 @@ class Recorder(Callback):
             if self.valid_metrics or learn.is_inference:
                 for m in self._metric_objs:
                     m.accumulate(learn)
+
+    def _lr_groups(self, opt: Any) -> Any:
+        """Where the optimizer keeps ``lr`` per group, remembered for ``opt`` (read on every batch)."""
+        self._opt = opt
+        self._groups = opt.param_groups if isinstance(getattr(type(opt), "hypers", None), property) else opt.hypers
+        return self._groups
 
     def after_cancel_train(self) -> None:
         self.cancel_train = True
