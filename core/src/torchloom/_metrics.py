@@ -135,6 +135,7 @@ class AvgSmoothLoss(Metric):
         self._pending: list[Tensor] = []
         self._folded: list[Tensor] = []
         self._last: Tensor | None = None
+        self._last_host: tuple[float, torch.device] | None = None  # the last average when take_floats made it
 
     def accumulate(self, learn: Any) -> None:
         loss = learn.loss
@@ -167,7 +168,7 @@ class AvgSmoothLoss(Metric):
         steps = torch.arange(t0 + 1, t0 + len(vs) + 1, dtype=dtype, device=x.device)
         self._v = v
         res = (vs / (1 - b ** steps)).to(torch.float32)
-        self._last = res[-1]
+        self._last, self._last_host = res[-1], None
         self._folded.append(res)
         return res
 
@@ -213,12 +214,15 @@ class AvgSmoothLoss(Metric):
                 ema = b * ema + (1 - b) * x
                 out.append(ema / (1 - b**step))
             self._v = ema
-            self._last = torch.tensor(out[-1], dtype=torch.float32, device=device)
+            self._last, self._last_host = None, (out[-1], device)  # a tensor again only if someone reads it
         return out, floats
 
     @property
     def value(self) -> Tensor | None:
         self.fold()
+        if self._last is None and self._last_host is not None:
+            last, device = self._last_host
+            self._last = torch.tensor(last, dtype=torch.float32, device=device)
         return self._last
 
     @property

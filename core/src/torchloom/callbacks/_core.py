@@ -123,6 +123,13 @@ def to_floats(values: list[Any]) -> list[Any]:
     return out
 
 
+def _scalar(t: Tensor) -> Tensor:
+    """A one-element tensor as a detached 0-dim one (no op when it already is)."""
+    if t.requires_grad:
+        t = t.detach()
+    return t.reshape(()) if t.ndim else t
+
+
 _SMOOTH = object()  # in Recorder.log until after_epoch: the smoothed training loss at the end of the epoch
 
 
@@ -183,7 +190,7 @@ class Recorder(Callback):
         ``extra`` may hold ``_SMOOTH``: the smoothed training loss at that point, filled in from the same transfer."""
         out = [] if extra is None else list(extra)
         idx = [i for i, v in enumerate(out) if isinstance(v, Tensor) and v.numel() == 1]
-        tensors = [out[i].detach().reshape(()) for i in idx]
+        tensors = [_scalar(out[i]) for i in idx]
         taken = self.smooth_loss.take_floats(tensors)
         if taken is None:  # tensors on several devices: one transfer per device kind
             steps = self.smooth_loss.take_steps()
