@@ -38,6 +38,7 @@ from torchloom.callbacks._base import (
     CancelStepException,
     CancelTrainException,
     CancelValidException,
+    event_handler,
     noop,
     sort_callbacks,
 )
@@ -217,7 +218,7 @@ class Learner:
             for cb in self.cbs:
                 if id(cb) in self._disabled:
                     continue
-                meth = getattr(cb, ev, None)
+                meth = event_handler(cb, ev)
                 if meth is not None:
                     handlers.append((cb, meth))
             if ev in INNER_LOOP:
@@ -238,7 +239,7 @@ class Learner:
             self._rebuild()
             return
         handlers = tuple((cb, m) for cb in self.cbs
-                         if id(cb) not in self._disabled and (m := getattr(cb, name, None)) is not None)
+                         if id(cb) not in self._disabled and (m := event_handler(cb, name)) is not None)
         if name in INNER_LOOP:
             self._ev_train[name] = tuple(h for h in handlers if h[0].run_train)
             self._ev_valid[name] = tuple(h for h in handlers if h[0].run_valid)
@@ -435,7 +436,7 @@ class Learner:
         """``cleanup_fit`` to every callback, last-run first; each call guarded so all of them run."""
         errors = []
         for cb in reversed(self.cbs):
-            fn = getattr(cb, "cleanup_fit", None)
+            fn = event_handler(cb, "cleanup_fit")
             if fn is None:
                 continue
             try:

@@ -276,3 +276,30 @@ def test_batch_handlers_set_or_added_mid_fit_run_from_that_point():
     assert seen[:3] == [("pred", 0, 1), ("loss", 0, 1), ("added", 0, 1)]
     assert [s for s in seen if s[0] == "pred"] == [("pred", 0, 1), ("pred", 0, 0), ("pred", 1, 0)]  # valid too
     assert ("added", 1, 1) in seen and ("pred", 1, 1) not in seen  # unset at once; the added callback stays
+
+
+def test_handler_lookup_matches_getattr():
+    # the Learner finds handlers without provoking AttributeErrors; what it finds is exactly getattr's answer
+    from torchloom.callbacks._base import event_handler
+
+    class Dyn(Callback):  # a subclass computing attributes is asked through getattr
+        def __getattr__(self, name):
+            if name == "after_batch":
+                return lambda: None
+            return super().__getattr__(name)
+
+    class Plain(Callback):
+        def before_fit(self):
+            pass
+
+    p, d = Plain(), Dyn()
+    assert event_handler(p, "before_fit") is not None and event_handler(p, "after_batch") is None
+    assert event_handler(d, "after_batch") is not None and event_handler(d, "before_fit") is None
+    p.before_fit = None  # an instance attribute switches a class handler off
+    assert event_handler(p, "before_fit") is None
+    Plain.after_epoch = lambda self: None  # a handler added to the class later is found on the next rebuild
+    assert event_handler(Plain(), "after_epoch") is not None
+    learn = tiny()
+    learn.add_cbs([d, Plain()])
+    assert any(cb is d for cb, _ in learn._ev_train["after_batch"])
+    assert sum(isinstance(cb, Plain) for cb, _ in learn._ev_train["after_epoch"]) == 1

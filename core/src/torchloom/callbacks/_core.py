@@ -64,13 +64,24 @@ class TrainEvalCallback(Callback):
 
 
 def _to_device(obj: Any, device: Any) -> None:
-    """``obj.to(device)``, skipped for a plain module already all there (``Module.to`` walks every submodule)."""
+    """``obj.to(device)``, skipped for a plain module already all there (``Module.to`` walks every submodule).
+
+    One pass over the submodules' own parameter/buffer dicts (``parameters()`` builds a generator chain per call)."""
     if isinstance(obj, nn.Module) and type(obj).to is nn.Module.to:
-        if all(type(m)._apply is nn.Module._apply for m in obj.modules()):
-            dev = torch.device(device)
-            if all(same_device(t.device, dev) for t in itertools.chain(obj.parameters(), obj.buffers())):
-                return
+        dev = device if isinstance(device, torch.device) else torch.device(device)
+        for m in obj.modules():
+            if type(m)._apply is not nn.Module._apply or not _all_on(m, dev):
+                break
+        else:
+            return
     obj.to(device)
+
+
+def _all_on(m: nn.Module, dev: torch.device) -> bool:
+    for t in itertools.chain(m._parameters.values(), m._buffers.values()):
+        if t is not None and not same_device(t.device, dev):
+            return False
+    return True
 
 
 def _plain(t: Any) -> Any:

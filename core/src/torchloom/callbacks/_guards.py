@@ -81,8 +81,10 @@ class FitGuard(Callback):
     def _clear_grads(self) -> None:
         model = self.learn.model
         if isinstance(model, nn.Module):
-            for p in model.parameters():
-                p.grad = None
+            for m in model.modules():  # each module's own parameters: cheaper than the parameters() generators
+                for p in m._parameters.values():
+                    if p is not None and p.grad is not None:
+                        p.grad = None
 
     def before_fit(self) -> None:
         if self.learn.is_inference:
