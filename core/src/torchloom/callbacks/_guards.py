@@ -108,6 +108,9 @@ class FitGuard(Callback):
         losses = getattr(rec, "_losses", None)
         if not isinstance(losses, list):
             return
+        if math.isfinite(sum(losses[self._seen:])):  # the common case in one pass (a NaN/Inf makes the sum one)
+            self._seen = len(losses)
+            return
         for i in range(self._seen, len(losses)):
             if not math.isfinite(losses[i]):
                 self._warned = True
