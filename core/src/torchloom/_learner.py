@@ -452,7 +452,8 @@ class Learner:
         self.dl, self.xb, self.yb, self.pred, self.loss, self.loss_grad = None, (None,), (None,), None, None, None
         self._first_param = None
         for cb in self._insertion:
-            cb.run = True
+            if not cb.run:  # Callback.__setattr__ is Python code: only write when something changes
+                cb.run = True
             if "_fit_handles" in cb.__dict__:
                 cb._remove_fit_handles()
         if self._disabled:

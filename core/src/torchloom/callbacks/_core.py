@@ -141,7 +141,14 @@ def _scalar(t: Tensor) -> Tensor:
     return t.reshape(()) if t.ndim else t
 
 
-_SMOOTH = object()  # in Recorder.log until after_epoch: the smoothed training loss at the end of the epoch
+class _SmoothLossSlot:
+    """Stands in ``Recorder.log`` for the epoch's smoothed training loss until ``after_epoch`` fills it in."""
+
+    def __repr__(self) -> str:
+        return "<train_loss: filled in at after_epoch>"
+
+
+_SMOOTH = _SmoothLossSlot()
 
 
 class Recorder(Callback):
