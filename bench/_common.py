@@ -104,9 +104,15 @@ class ListDLs:
 
 def quiet_fit(learn: Any, n_epoch: int = 1) -> Callable[[], None]:
     """A callable running ``learn.fit(n_epoch)`` with stdout/stderr swallowed (fastai prints its tables)."""
+    return quiet_call(lambda: learn.fit(n_epoch))
+
+
+def quiet_call(fn: Callable[[], Any]) -> Callable[[], None]:
+    """A callable running ``fn()`` with stdout/stderr swallowed (the raw loops go through it too, so every
+    contender pays the same harness cost)."""
     def run() -> None:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            learn.fit(n_epoch)
+            fn()
     return run
 
 

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from functools import partial
 
 import torch
-from _common import ListDL, ListDLs, interleaved_times, make_batches, quiet_fit
+from _common import ListDL, ListDLs, interleaved_times, make_batches, quiet_call, quiet_fit
 from torch import nn
 
 
@@ -138,8 +138,9 @@ def run_new_user_case(rounds: int) -> None:
     model = copy.deepcopy(base)
     raw_opt = torch.optim.SGD(model.parameters(), lr=0.1)
     loss_fn = nn.CrossEntropyLoss()
+    # the raw loop runs under the same stdout/stderr redirection as the learners (same harness cost)
     configs: dict[str, Callable[[], None]] = {
-        "raw PyTorch loop (torch SGD)": lambda: raw_fit(model, raw_opt, loss_fn, train, valid, n_epoch)}
+        "raw PyTorch loop (torch SGD)": quiet_call(lambda: raw_fit(model, raw_opt, loss_fn, train, valid, n_epoch))}
     for name, opt_func in (("torchloom, opt_func=torch.optim.SGD", torch.optim.SGD),
                            ("torchloom, opt_func=SGD (kernel's)", SGD)):
         learn = Learner(ListDLs(train, valid), copy.deepcopy(base), nn.CrossEntropyLoss(), opt_func=opt_func,

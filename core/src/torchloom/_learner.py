@@ -39,10 +39,14 @@ from torchloom.callbacks._base import (
     CancelStepException,
     CancelTrainException,
     CancelValidException,
+    event_handler,
     sort_callbacks,
 )
 
 __all__ = ["Learner", "trainable_params"]
+
+_STEP_EVENTS = ("before_backward", "after_cancel_backward", "after_backward",
+                "before_step", "after_cancel_step", "after_step")
 
 
 def trainable_params(m: nn.Module) -> list[nn.Parameter]:
@@ -89,12 +93,14 @@ class Learner:
         self._smooth_loss: Any = None
         self._fit_depth = 0
         self._batch_dev: torch.device | None = None
+        self._first_param: tuple[Any, Any] | None = None  # (model, its first parameter) during a fit
         self._n_inp: int | None = None
         # callbacks
         self._insertion: list[Callback] = []
         self.cbs: list[Callback] = []
         self._ev_train: dict[str, tuple[tuple[Callback, Callable[[], Any]], ...]] = {}
         self._ev_valid: dict[str, tuple[tuple[Callback, Callable[[], Any]], ...]] = {}
+        self._plain_step = False  # no backward/step handlers: set by _rebuild
         self._disabled: set[int] = set()
         self._used: dict[str, _use.Used] = {}
         self._defaults: dict[str, _use.Used] = {}
@@ -136,7 +142,11 @@ class Learner:
             self._fire(name)
 
     def _fire(self, name: str) -> None:
-        for cb, meth in (self._ev_train if self.training else self._ev_valid)[name]:
+        self._run((self._ev_train if self.training else self._ev_valid)[name], name)
+
+    def _run(self, handlers: tuple[tuple[Callback, Callable[[], Any]], ...], name: str) -> None:
+        """Call the handlers of event ``name`` (the hot loop checks ``if handlers`` first: no call when empty)."""
+        for cb, meth in handlers:
             if not cb.run:
                 continue
             try:
@@ -171,7 +181,7 @@ class Learner:
             for cb in self.cbs:
                 if id(cb) in self._disabled:
                     continue
-                meth = getattr(cb, ev, None)
+                meth = event_handler(cb, ev)
                 if meth is not None:
                     handlers.append((cb, meth))
             if ev in INNER_LOOP:
@@ -180,6 +190,25 @@ class Learner:
             else:
                 train[ev] = valid[ev] = tuple(handlers)
         self._ev_train, self._ev_valid = train, valid
+        self._note_step_events()
+
+    def _note_step_events(self) -> None:
+        # With no backward/step handlers (the default) the batch skips their dispatch: nothing would run.
+        self._plain_step = not any(self._ev_train[e] for e in _STEP_EVENTS)
+
+    def _cb_event_changed(self, name: str) -> None:
+        """Called by a callback when it (un)sets one event handler: refresh that event's table only."""
+        if name not in self._ev_train or not hasattr(self, "cbs"):
+            self._rebuild()
+            return
+        handlers = tuple((cb, m) for cb in self.cbs
+                         if id(cb) not in self._disabled and (m := event_handler(cb, name)) is not None)
+        if name in INNER_LOOP:
+            self._ev_train[name] = tuple(h for h in handlers if h[0].run_train)
+            self._ev_valid[name] = tuple(h for h in handlers if h[0].run_valid)
+        else:
+            self._ev_train[name] = self._ev_valid[name] = handlers
+        self._note_step_events()
 
     def _cbs_changed(self) -> None:
         """Called by a callback when its ordering or run flags change."""
@@ -222,17 +251,30 @@ class Learner:
         self.opt.step()
 
     def _do_one_batch(self) -> None:
-        fire = self._fire
+        # Per-batch events are looked up where they fire (a handler set mid-fit is seen at once) and
+        # dispatched only when some callback handles them.
         self.pred = self.model(*self.xb)
-        fire("after_pred")
+        if hs := (self._ev_train if self.training else self._ev_valid)["after_pred"]:
+            self._run(hs, "after_pred")
         if self.yb:
-            self.loss_grad = self.loss_func(self.pred, *self.yb)
-            self.loss = self.loss_grad.detach()
-        fire("after_loss")
+            self.loss_grad = loss = self.loss_func(self.pred, *self.yb)
+            self.loss = loss.detach()
+        if hs := (self._ev_train if self.training else self._ev_valid)["after_loss"]:
+            self._run(hs, "after_loss")
         if not self.training or not self.yb:
             return
-        self._with_events(self._backward, "backward", CancelBackwardException)
-        self._with_events(self._step, "step", CancelStepException)
+        if self._plain_step:  # same as below when no callback handles these events
+            try:
+                self._backward()
+            except CancelBackwardException:
+                pass
+            try:
+                self._step()
+            except CancelStepException:
+                pass
+        else:
+            self._with_events(self._backward, "backward", CancelBackwardException)
+            self._with_events(self._step, "step", CancelStepException)
         self.opt.zero_grad()
 
     def one_batch(self, i: int, b: Any) -> None:
@@ -247,23 +289,32 @@ class Learner:
             n = 1 if len(b) == 1 else len(b) - 1
         self.xb, self.yb = b[:n], b[n:]
         try:
-            self._fire("before_batch")
+            if hs := (self._ev_train if self.training else self._ev_valid)["before_batch"]:
+                self._run(hs, "before_batch")
             self._do_one_batch()
         except CancelBatchException:
             self._fire("after_cancel_batch")
-        self._fire("after_batch")
+        if hs := (self._ev_train if self.training else self._ev_valid)["after_batch"]:
+            self._run(hs, "after_batch")
 
     def _batch_device(self, dl: Any) -> torch.device | None:
         """Where batches must go: None when the loader already delivers them on the model's device."""
-        if not isinstance(self.model, nn.Module):
+        model = self.model
+        if not isinstance(model, nn.Module):
             return None
-        p = next(self.model.parameters(), None)
+        cached = self._first_param
+        if cached is not None and cached[0] is model:
+            p = cached[1]  # the same Parameter object follows the module through .to(); only its device changes
+        else:
+            p = next(model.parameters(), None)
+            self._first_param = (model, p)  # dropped when the fit ends: parameters may be replaced between fits
         if p is None:
             return None
         dl_dev = getattr(dl, "device", None)
         if dl_dev is None:
             dl_dev = getattr(self.dls, "device", None)
-        if dl_dev is not None and same_device(torch.device(dl_dev), p.device):
+        if dl_dev is not None and same_device(dl_dev if isinstance(dl_dev, torch.device) else torch.device(dl_dev),
+                                              p.device):
             return None
         return p.device
 
@@ -317,7 +368,7 @@ class Learner:
         """``cleanup_fit`` to every callback, last-run first; each call guarded so all of them run."""
         errors = []
         for cb in reversed(self.cbs):
-            fn = getattr(cb, "cleanup_fit", None)
+            fn = event_handler(cb, "cleanup_fit")
             if fn is None:
                 continue
             try:
@@ -331,8 +382,10 @@ class Learner:
 
     def _end_cleanup(self) -> None:
         self.dl, self.xb, self.yb, self.pred, self.loss, self.loss_grad = None, (None,), (None,), None, None, None
+        self._first_param = None
         for cb in self._insertion:
-            cb.run = True
+            if not cb.run:  # Callback.__setattr__ is Python code: only write when something changes
+                cb.run = True
             if "_fit_handles" in cb.__dict__:
                 cb._remove_fit_handles()
         if self._disabled:
@@ -344,6 +397,7 @@ class Learner:
 
         A fit started from inside a fit (a callback calling ``learn.fit``) is not supported."""
         snap = _Snapshot(self)
+        self._first_param = None
         with self.added_cbs(cbs):
             self._fit_depth += 1
             try:

@@ -10,7 +10,7 @@ import copy
 import math
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -131,10 +131,11 @@ class AvgSmoothLoss(Metric):
 
     def reset(self) -> None:
         self.count = 0
-        self._v: Tensor | None = None  # the biased EMA after ``count - len(_pending)`` steps
+        self._v: Tensor | float | None = None  # the biased EMA after ``count - len(_pending)`` steps
         self._pending: list[Tensor] = []
         self._folded: list[Tensor] = []
         self._last: Tensor | None = None
+        self._last_host: tuple[float, torch.device] | None = None  # the last average when take_floats made it
 
     def accumulate(self, learn: Any) -> None:
         loss = learn.loss
@@ -154,7 +155,7 @@ class AvgSmoothLoss(Metric):
         dtype = torch.float32 if x.device.type == "mps" else torch.float64
         x = x.to(dtype)
         b, t0 = self.beta, self.count - len(x)
-        v = torch.zeros((), dtype=dtype, device=x.device) if self._v is None else self._v.to(dtype)
+        v = torch.as_tensor(0.0 if self._v is None else self._v, dtype=dtype, device=x.device)
         outs = []
         for s in range(0, len(x), self._chunk):
             xc = x[s: s + self._chunk]
@@ -167,7 +168,7 @@ class AvgSmoothLoss(Metric):
         steps = torch.arange(t0 + 1, t0 + len(vs) + 1, dtype=dtype, device=x.device)
         self._v = v
         res = (vs / (1 - b ** steps)).to(torch.float32)
-        self._last = res[-1]
+        self._last, self._last_host = res[-1], None
         self._folded.append(res)
         return res
 
@@ -180,9 +181,48 @@ class AvgSmoothLoss(Metric):
         self._folded = []
         return res
 
+    def take_floats(self, extra: Sequence[Tensor] = ()) -> tuple[list[float], list[float]] | None:
+        """Every per-batch average not taken yet, and the 0-dim tensors ``extra``, as floats in one transfer.
+
+        The pending losses come to the host as they are and the average is computed there (a few float
+        operations per batch instead of a dozen tensor ops per call). None when the tensors are on
+        different devices (the caller falls back to :meth:`take_steps`)."""
+        pending, folded, v = self._pending, self._folded, self._v
+        items = [*pending, *extra]
+        if pending and isinstance(v, Tensor):  # the state the pending batches continue from
+            items.append(v)
+        if not items and not folded:
+            return [], []
+        try:
+            flat = torch.stack(items) if items else None
+            if folded:
+                flat = torch.cat([*folded, flat] if flat is not None else folded)
+        except RuntimeError:  # on different devices
+            return None
+        assert flat is not None
+        device = flat.device
+        vals = flat.tolist()
+        n_done = sum(len(f) for f in folded)
+        out, vals = vals[:n_done], vals[n_done:]
+        raw, floats = vals[: len(pending)], vals[len(pending): len(pending) + len(extra)]
+        self._pending, self._folded = [], []
+        if raw:
+            b, step = self.beta, self.count - len(raw)
+            ema = 0.0 if v is None else (vals[-1] if isinstance(v, Tensor) else v)
+            for x in raw:  # the recurrence itself, in double precision
+                step += 1
+                ema = b * ema + (1 - b) * x
+                out.append(ema / (1 - b**step))
+            self._v = ema
+            self._last, self._last_host = None, (out[-1], device)  # a tensor again only if someone reads it
+        return out, floats
+
     @property
     def value(self) -> Tensor | None:
         self.fold()
+        if self._last is None and self._last_host is not None:
+            last, device = self._last_host
+            self._last = torch.tensor(last, dtype=torch.float32, device=device)
         return self._last
 
     @property

@@ -69,6 +69,32 @@ def test_recorder_columns_values_and_log():
     assert isinstance(learn.smooth_loss, torch.Tensor)
 
 
+def test_recorder_rows_do_not_depend_on_reading_the_smooth_loss_mid_epoch():
+    # the epoch's averages come to the host in one transfer; a reader in between (as the progress bar is)
+    # folds some of them on the device first: the rows and per-batch losses must be the same either way
+    def run(read_every_batch):
+        torch.manual_seed(0)
+        learn = tiny(task="classification", n_train=96, bs=16, metrics=accuracy)
+        seen = []
+        if read_every_batch:
+            reader = Callback(after_batch=lambda cb: seen.append(float(cb.learn.smooth_loss))
+                              if cb.learn.training else None)
+            reader.order = 60  # after the Recorder
+            learn.add_cb(reader)
+        rows = []
+        learn.logger = rows.append
+        learn.fit(2, lr=0.05)
+        return learn.recorder, rows, seen
+
+    quiet, rows_q, _ = run(False)
+    read, rows_r, seen = run(True)
+    assert read.losses == pytest.approx(quiet.losses, rel=1e-5) and len(quiet.losses) == 12
+    assert seen == pytest.approx(quiet.losses, rel=1e-5)
+    assert [v for r in rows_r for v in r[:-1]] == pytest.approx([v for r in rows_q for v in r[:-1]], rel=1e-5)
+    assert all(isinstance(v, float) for r in rows_q for v in r[1:-1])
+    assert rows_q[-1][1] == pytest.approx(quiet.losses[-1])  # train_loss: the smoothed loss at the epoch's end
+
+
 def test_recorder_valid_loss_is_batch_size_weighted():
     learn = tiny(task="classification", n_valid=20, bs=16)  # valid batches of 16 and 4
     learn.fit(1)

@@ -217,3 +217,89 @@ def test_fit_zero_epochs_and_no_validation_set():
     i = rec.events.index("before_validate")
     assert rec.events[i:i + 3] == ["before_validate", "after_validate", "after_epoch"]
     assert learn.recorder.values[-1][1] is None  # no valid loss
+
+
+def test_step_handler_set_during_fit_is_dispatched():
+    # with no backward/step handlers the loop skips their dispatch; a handler set later must still run
+    class Late(Callback):
+        def before_fit(self):
+            self.steps = 0
+            self.after_step = self._count
+
+        def _count(self):
+            self.steps += 1
+            if self.steps == 2:
+                self.after_step = None  # and unsetting it stops it at once
+
+    learn = tiny()
+    late = Late()
+    learn.add_cb(late)
+    learn.fit(1)
+    assert late.steps == 2
+    late.after_step = None
+    learn.fit(1)
+    assert late.steps == 2
+
+
+def test_cancel_step_raised_by_the_step_itself_without_handlers():
+    learn = tiny()
+    calls = []
+
+    def step():
+        calls.append(1)
+        raise CancelStepException
+
+    learn._step = step
+    before = [p.detach().clone() for p in learn.model.parameters()]
+    learn.fit(1)  # swallowed as with handlers: the batch goes on and zero_grad runs
+    assert calls and all(torch.equal(a, b) for a, b in zip(before, learn.model.parameters()))
+    assert all(p.grad is None for p in learn.model.parameters())
+
+
+def test_batch_handlers_set_or_added_mid_fit_run_from_that_point():
+    # per-batch events with no handler are not dispatched at all; one set mid-batch runs in the same batch
+    seen = []
+
+    class Late(Callback):
+        def before_batch(self):
+            learn = self.learn
+            if learn.training and (learn.epoch, learn.iter) == (0, 1):
+                self.after_pred = lambda: seen.append(("pred", learn.epoch, learn.iter))
+                self.after_loss = lambda: seen.append(("loss", learn.epoch, learn.iter))
+                learn.add_cb(Callback(after_batch=lambda cb: seen.append(("added", learn.epoch, learn.iter))))
+            if learn.training and (learn.epoch, learn.iter) == (1, 1):
+                self.after_pred = self.after_loss = None
+
+    learn = tiny()  # two training batches and one validation batch per epoch
+    learn.add_cb(Late())
+    learn.fit(2)
+    assert seen[:3] == [("pred", 0, 1), ("loss", 0, 1), ("added", 0, 1)]
+    assert [s for s in seen if s[0] == "pred"] == [("pred", 0, 1), ("pred", 0, 0), ("pred", 1, 0)]  # valid too
+    assert ("added", 1, 1) in seen and ("pred", 1, 1) not in seen  # unset at once; the added callback stays
+
+
+def test_handler_lookup_matches_getattr():
+    # the Learner finds handlers without provoking AttributeErrors; what it finds is exactly getattr's answer
+    from torchloom.callbacks._base import event_handler
+
+    class Dyn(Callback):  # a subclass computing attributes is asked through getattr
+        def __getattr__(self, name):
+            if name == "after_batch":
+                return lambda: None
+            return super().__getattr__(name)
+
+    class Plain(Callback):
+        def before_fit(self):
+            pass
+
+    p, d = Plain(), Dyn()
+    assert event_handler(p, "before_fit") is not None and event_handler(p, "after_batch") is None
+    assert event_handler(d, "after_batch") is not None and event_handler(d, "before_fit") is None
+    p.before_fit = None  # an instance attribute switches a class handler off
+    assert event_handler(p, "before_fit") is None
+    Plain.after_epoch = lambda self: None  # a handler added to the class later is found on the next rebuild
+    assert event_handler(Plain(), "after_epoch") is not None
+    learn = tiny()
+    learn.add_cbs([d, Plain()])
+    assert any(cb is d for cb, _ in learn._ev_train["after_batch"])
+    assert sum(isinstance(cb, Plain) for cb, _ in learn._ev_train["after_epoch"]) == 1

@@ -184,3 +184,26 @@ def test_smooth_loss_folded_in_chunks_matches_step_by_step():
     assert steps.shape == (1500,) and sm.take_steps() is None
     assert torch.allclose(steps.double(), torch.tensor(ref, dtype=torch.float64), rtol=1e-5)
     assert sm._chunk < 1500  # crossed several chunks
+
+
+def test_smooth_loss_host_fold_continues_device_fold():
+    """take_floats (the Recorder's one transfer per epoch) gives the same averages as the device fold,
+    whether or not the value was read (folded on the device) in between, and reads go on from it."""
+    torch.manual_seed(1)
+    vals = (torch.rand(90) * 3).tolist()
+    sm, ema, ref, got = AvgSmoothLoss(beta=0.98), 0.0, [], []
+    for i, v in enumerate(vals, 1):
+        sm.accumulate(fake_learn(None, torch.zeros(1), loss=torch.tensor(v)))
+        ema = 0.98 * ema + 0.02 * v
+        ref.append(ema / (1 - 0.98 ** i))
+        if i in (10, 25):
+            assert sm.value.item() == pytest.approx(ref[-1], rel=1e-5)  # device fold in the middle
+        if i in (30, 60):
+            steps, extra = sm.take_floats([torch.tensor(7.5), torch.tensor(2, dtype=torch.int64)])
+            assert extra == [7.5, 2.0] and sm.take_floats() == ([], [])
+            got += steps
+            assert sm.value.item() == pytest.approx(ref[-1], rel=1e-6)  # no pending: the host result
+        if i == 75:
+            assert sm.value.item() == pytest.approx(ref[-1], rel=1e-5)  # device fold from the host state
+    got += sm.take_floats()[0]
+    assert got == pytest.approx(ref, rel=1e-5) and sm.count == 90

@@ -166,10 +166,15 @@ class Callback:
                 setattr(learn, name, value)
                 return
         object.__setattr__(self, name, value)
-        if name in _STRUCTURAL or name in _EVENT_SET:
+        if name in _STRUCTURAL:
             learn = self.__dict__.get("learn")
             if learn is not None:
                 learn._cbs_changed()
+        elif name in _EVENT_SET:
+            learn = self.__dict__.get("learn")
+            if learn is not None:
+                changed = getattr(learn, "_cb_event_changed", None)
+                changed(name) if changed is not None else learn._cbs_changed()
 
     @property
     def name(self) -> str:
@@ -219,6 +224,18 @@ class Callback:
 
 _EVENT_SET = frozenset(EVENTS)
 _STRUCTURAL = frozenset({"order", "before", "after", "run_train", "run_valid", "on_error"})
+
+
+def event_handler(cb: Callback, name: str) -> Any:
+    """``getattr(cb, name, None)`` for an event name, without the AttributeError that a callback not handling
+    the event raises through ``Callback.__getattr__`` (microseconds each; the Learner asks about every event)."""
+    if name in cb.__dict__:
+        return getattr(cb, name, None)
+    for k in type(cb).__mro__:
+        d = k.__dict__
+        if name in d or ("__getattr__" in d and k is not Callback):  # defined, or a subclass computes attributes
+            return getattr(cb, name, None)
+    return None
 
 
 class FuncCallback(Callback):

@@ -5,13 +5,15 @@ added to every Learner unless ``default_cbs=False``.
 """
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from torchloom._metrics import AvgLoss, AvgSmoothLoss, Metric
+from torchloom._tensors import same_device
 from torchloom.callbacks._base import Callback
 
 __all__ = ["CastToTensor", "GatherPreds", "Recorder", "TrainEvalCallback", "format_time", "to_floats"]
@@ -39,15 +41,15 @@ class TrainEvalCallback(Callback):
         device = getattr(learn.dls, "device", None)
         if device is not None:
             if hasattr(learn.model, "to"):
-                learn.model.to(device)
+                _to_device(learn.model, device)
             if hasattr(learn.loss_func, "to"):
-                learn.loss_func.to(device)
+                _to_device(learn.loss_func, device)
         if hasattr(learn.model, "reset"):
             learn.model.reset()
 
     def after_batch(self) -> None:
         learn = self.learn
-        learn.pct_train += 1.0 / (max(learn.n_iter, 1) * max(learn.n_epoch, 1))
+        learn.pct_train += 1.0 / ((learn.n_iter or 1) * (learn.n_epoch or 1))  # both counts are >= 0
         learn.train_iter += 1
 
     def before_train(self) -> None:
@@ -59,6 +61,27 @@ class TrainEvalCallback(Callback):
     def before_validate(self) -> None:
         self.learn.model.eval()
         self.learn.training = False
+
+
+def _to_device(obj: Any, device: Any) -> None:
+    """``obj.to(device)``, skipped for a plain module already all there (``Module.to`` walks every submodule).
+
+    One pass over the submodules' own parameter/buffer dicts (``parameters()`` builds a generator chain per call)."""
+    if isinstance(obj, nn.Module) and type(obj).to is nn.Module.to:
+        dev = device if isinstance(device, torch.device) else torch.device(device)
+        for m in obj.modules():
+            if type(m)._apply is not nn.Module._apply or not _all_on(m, dev):
+                break
+        else:
+            return
+    obj.to(device)
+
+
+def _all_on(m: nn.Module, dev: torch.device) -> bool:
+    for t in itertools.chain(m._parameters.values(), m._buffers.values()):
+        if t is not None and not same_device(t.device, dev):
+            return False
+    return True
 
 
 def _plain(t: Any) -> Any:
@@ -79,10 +102,14 @@ class CastToTensor(Callback):
     def before_batch(self) -> None:
         learn = self.learn
         xb, yb = learn.xb, learn.yb
-        if any(type(t) is not Tensor for t in xb):
-            learn.xb = tuple(_plain(t) for t in xb)
-        if any(type(t) is not Tensor for t in yb):
-            learn.yb = tuple(_plain(t) for t in yb)
+        for t in xb:  # a plain loop: this runs on every batch
+            if type(t) is not Tensor:
+                learn.xb = tuple(_plain(t) for t in xb)
+                break
+        for t in yb:
+            if type(t) is not Tensor:
+                learn.yb = tuple(_plain(t) for t in yb)
+                break
 
 
 def format_time(t: float) -> str:
@@ -105,6 +132,23 @@ def to_floats(values: list[Any]) -> list[Any]:
     for i, f in zip(idx, floats):
         out[i] = f
     return out
+
+
+def _scalar(t: Tensor) -> Tensor:
+    """A one-element tensor as a detached 0-dim one (no op when it already is)."""
+    if t.requires_grad:
+        t = t.detach()
+    return t.reshape(()) if t.ndim else t
+
+
+class _SmoothLossSlot:
+    """Stands in ``Recorder.log`` for the epoch's smoothed training loss until ``after_epoch`` fills it in."""
+
+    def __repr__(self) -> str:
+        return "<train_loss: filled in at after_epoch>"
+
+
+_SMOOTH = _SmoothLossSlot()
 
 
 class Recorder(Callback):
@@ -159,25 +203,26 @@ class Recorder(Callback):
         return self._losses
 
     def _flush(self, extra: list[Any] | None = None) -> list[Any]:
-        """Move pending per-batch smooth losses to ``losses`` and turn ``extra`` into floats, in one sync."""
-        steps = self.smooth_loss.take_steps()
-        if steps is not None:
-            self._pending.append(steps)
-        extra = [] if extra is None else extra
-        if not self._pending:
-            return to_floats(extra)
-        pending = torch.cat([p.reshape(-1).float() for p in self._pending])
-        self._pending = []
-        idx = [i for i, v in enumerate(extra) if isinstance(v, Tensor) and v.numel() == 1]
-        if idx and all(extra[i].device == pending.device for i in idx):
-            flat = torch.cat([pending, torch.stack([extra[i].detach().reshape(()).float() for i in idx])]).tolist()
-            self._losses.extend(flat[: len(pending)])
-            out = list(extra)
-            for i, f in zip(idx, flat[len(pending):]):
-                out[i] = f
-            return out
-        self._losses.extend(pending.tolist())
-        return to_floats(extra)
+        """Move pending per-batch smooth losses to ``losses`` and turn ``extra`` into floats, in one sync.
+
+        ``extra`` may hold ``_SMOOTH``: the smoothed training loss at that point, filled in from the same transfer."""
+        out = [] if extra is None else list(extra)
+        idx = [i for i, v in enumerate(out) if isinstance(v, Tensor) and v.numel() == 1]
+        tensors = [_scalar(out[i]) for i in idx]
+        taken = self.smooth_loss.take_floats(tensors)
+        if taken is None:  # tensors on several devices: one transfer per device kind
+            steps = self.smooth_loss.take_steps()
+            losses = [] if steps is None else steps.tolist()
+            floats = to_floats(tensors)
+        else:
+            losses, floats = taken
+        self._losses.extend(losses)
+        for i, f in zip(idx, floats):
+            out[i] = f
+        for i, v in enumerate(out):
+            if v is _SMOOTH:
+                out[i] = self._losses[-1] if self._losses else None
+        return out
 
     # -- events ---------------------------------------------------------------------------------
     def before_fit(self) -> None:
@@ -212,11 +257,8 @@ class Recorder(Callback):
         if learn.training:
             self.smooth_loss.accumulate(learn)  # no tensor op: the average is folded when read
             opt = learn.opt
-            if opt is not self._opt:
-                self._opt = opt
-                self._groups = opt.param_groups if isinstance(getattr(type(opt), "hypers", None), property) \
-                    else opt.hypers
-            self.lrs.append(self._groups[-1]["lr"])
+            groups = self._groups if opt is self._opt else self._lr_groups(opt)
+            self.lrs.append(groups[-1]["lr"])
             if self.train_metrics:
                 for m in self._metric_objs:
                     m.accumulate(learn)
@@ -226,30 +268,29 @@ class Recorder(Callback):
                 for m in self._metric_objs:
                     m.accumulate(learn)
 
+    def _lr_groups(self, opt: Any) -> Any:
+        """Where the optimizer keeps ``lr`` per group, remembered for ``opt`` (read on every batch)."""
+        self._opt = opt
+        self._groups = opt.param_groups if isinstance(getattr(type(opt), "hypers", None), property) else opt.hypers
+        return self._groups
+
     def after_cancel_train(self) -> None:
         self.cancel_train = True
 
     def after_cancel_validate(self) -> None:
         self.cancel_valid = True
 
-    def _train_mets(self) -> list[Any]:
-        if self.cancel_train:
-            return []
-        return [self.smooth_loss.value] + ([m.value for m in self._metric_objs] if self.train_metrics else [])
-
-    def _valid_mets(self) -> list[Any]:
-        if self.cancel_valid:
-            return []
-        return [self.avg_loss.value] + ([m.value for m in self._metric_objs] if self.valid_metrics else [])
-
     def after_train(self) -> None:
-        if not self.learn.is_inference:
-            self.log += self._train_mets()
+        if self.learn.is_inference or self.cancel_train:
+            return
+        # the smoothed loss is filled in by after_epoch's single transfer (no on-device fold here)
+        self.log += [_SMOOTH] + ([m.value for m in self._metric_objs] if self.train_metrics else [])
 
     def after_validate(self) -> None:
-        self._valid_vals = [self.avg_loss.value] + [m.value for m in self._metric_objs]
-        if not self.learn.is_inference:
-            self.log += self._valid_mets()
+        vals = [self.avg_loss.value] + [m.value for m in self._metric_objs]  # each metric computed once
+        self._valid_vals = vals
+        if not self.learn.is_inference and not self.cancel_valid:
+            self.log += vals if self.valid_metrics else vals[:1]
 
     def after_epoch(self) -> None:
         self.log = self._flush(self.log)
@@ -331,16 +372,21 @@ def _detach(x: Any) -> Any:
     return x
 
 
-def _cat(items: list[Any]) -> Any:
+def cat_batches(items: list[Tensor], dim: int = 0) -> Tensor:
+    """Per-batch tensors joined along ``dim``; stacked on a new last axis when they have only ``dim`` axes
+    (scalars, or one value per row when ``dim`` is 1)."""
+    d = min(dim, items[0].ndim)
+    return torch.stack(items, d) if d == items[0].ndim else torch.cat(items, d)
+
+
+def _cat(items: list[Any], dim: int = 0) -> Any:
     if not items:
         return None
     first = items[0]
     if isinstance(first, Tensor):
-        if first.ndim == 0:
-            return torch.stack(items).cpu()
-        return torch.cat(items).cpu()
+        return cat_batches(items, dim).cpu()
     if isinstance(first, tuple):
-        parts = tuple(_cat([it[i] for it in items]) for i in range(len(first)))
+        parts = tuple(_cat([it[i] for it in items], dim) for i in range(len(first)))
         return parts[0] if len(parts) == 1 else parts
     return [o for it in items for o in (it if isinstance(it, list) else [it])]
 
@@ -351,9 +397,9 @@ class GatherPreds(Callback):
     order = 0
     run_train = False
 
-    def __init__(self, with_input: bool = False, with_loss: bool = False) -> None:
+    def __init__(self, with_input: bool = False, with_loss: bool = False, concat_dim: int = 0) -> None:
         super().__init__()
-        self.with_input, self.with_loss = with_input, with_loss
+        self.with_input, self.with_loss, self.concat_dim = with_input, with_loss, concat_dim
         self.before_validate()
 
     def before_validate(self) -> None:
@@ -378,9 +424,10 @@ class GatherPreds(Callback):
 
     def result(self) -> list[Any]:
         """``[inputs?, preds, targets, losses?]`` concatenated on the CPU (None where nothing was seen)."""
-        res = [_cat(self.preds), _cat(self.targets)]
+        d = self.concat_dim
+        res = [_cat(self.preds, d), _cat(self.targets, d)]
         if self.with_input:
-            res.insert(0, _cat(self.inputs))
+            res.insert(0, _cat(self.inputs, d))
         if self.with_loss:
-            res.append(_cat(self.losses))
+            res.append(_cat(self.losses, d))
         return res

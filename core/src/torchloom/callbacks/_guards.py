@@ -81,8 +81,10 @@ class FitGuard(Callback):
     def _clear_grads(self) -> None:
         model = self.learn.model
         if isinstance(model, nn.Module):
-            for p in model.parameters():
-                p.grad = None
+            for m in model.modules():  # each module's own parameters: cheaper than the parameters() generators
+                for p in m._parameters.values():
+                    if p is not None and p.grad is not None:
+                        p.grad = None
 
     def before_fit(self) -> None:
         if self.learn.is_inference:
@@ -105,6 +107,9 @@ class FitGuard(Callback):
         rec = getattr(self.learn, "recorder", None)
         losses = getattr(rec, "_losses", None)
         if not isinstance(losses, list):
+            return
+        if math.isfinite(sum(losses[self._seen:])):  # the common case in one pass (a NaN/Inf makes the sum one)
+            self._seen = len(losses)
             return
         for i in range(self._seen, len(losses)):
             if not math.isfinite(losses[i]):
