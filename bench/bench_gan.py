@@ -94,6 +94,9 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="data/noise/initial-weights seeds")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--no-channels-last", action="store_true", help="torchloom: keep the default memory layout")
+    p.add_argument("--momentum-on-frozen", choices=["default", "also", "only"], default="default",
+                   help="torchloom with fastai's stepping of the frozen network: not at all (the default), as a third "
+                        "contender, or instead of the default")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -102,10 +105,14 @@ def main() -> None:
 
     scorer = QualityScorer()
     ours = partial(run_torchloom, channels_last=not args.no_channels_last)
-    runs = {"torchloom": ours, "fastai": run_fastai}
+    mof = partial(ours, momentum_on_frozen=True)
+    runs = {"torchloom": mof if args.momentum_on_frozen == "only" else ours, "fastai": run_fastai}
+    if args.momentum_on_frozen == "also":
+        runs["torchloom+mof"] = mof
     print(f"GAN bench: Fashion-MNIST 32x32, bs {args.bs}, {args.iters} iterations (1 critic : 1 generator), "
           f"n_features {args.features}, Adam(0.5, 0.999) lr {args.lr}, torch threads {torch.get_num_threads()}, "
-          f"seeds {args.seeds}, torchloom channels_last {not args.no_channels_last}; "
+          f"seeds {args.seeds}, torchloom channels_last {not args.no_channels_last}, momentum_on_frozen "
+          f"{args.momentum_on_frozen}; "
           f"classifier accuracy {scorer.accuracy:.4f}")
     res: dict[str, list[tuple[float, float, float, float]]] = {k: [] for k in runs}
     for seed in args.seeds:
@@ -116,16 +123,16 @@ def main() -> None:
         untrained = scorer.score(sample(g0, 2000, seed=0))
         print(f"seed {seed}: untrained generator FID {untrained.fid:.2f}, coverage {untrained.coverage:.0%}")
         for r in range(args.rounds):
-            order = list(runs) if r % 2 == 0 else list(reversed(runs))
+            order = list(runs) if r % 2 == 0 else list(reversed(list(runs)))
             for name in order:
                 gen, wall, cpu = runs[name](batches, valid, init, args.features, args.lr)
                 s = scorer.score(sample(gen, 2000, seed=0))
                 res[name].append((wall, cpu, s.fid, s.coverage))
-                print(f"  seed {seed} round {r} {name:<9} wall {wall:7.1f} s  cpu {cpu:7.1f} s  FID {s.fid:7.2f}  "
+                print(f"  seed {seed} round {r} {name:<13} wall {wall:7.1f} s  cpu {cpu:7.1f} s  FID {s.fid:7.2f}  "
                       f"coverage {s.coverage:.0%}  classes {s.class_counts}", flush=True)
     a = {k: np.array(v) for k, v in res.items()}
     for k, v in a.items():
-        print(f"{k:<9}: median wall {np.median(v[:, 0]):.1f} s, cpu {np.median(v[:, 1]):.1f} s; "
+        print(f"{k:<13}: median wall {np.median(v[:, 0]):.1f} s, cpu {np.median(v[:, 1]):.1f} s; "
               f"FID mean {v[:, 2].mean():.2f} ± {v[:, 2].std(ddof=1) if len(v) > 1 else 0:.2f} (sd, n={len(v)}), "
               f"min {v[:, 2].min():.2f} max {v[:, 2].max():.2f}; coverage mean {v[:, 3].mean():.0%}")
     t, f = a["torchloom"], a["fastai"]

@@ -4,11 +4,11 @@ Both sides start from the same weights and read the same batches (as in ``bench_
 same math every loss and every weight after every step must agree up to float rounding. This prints,
 per iteration, which network trained, both losses, and the largest weight / BatchNorm-statistic
 difference of the generator and the critic; the first row that goes past ``--tol`` names a semantic
-difference. ``--fastai-opt`` trains our side with fastai's single optimizer over both networks (what
-fastai does) instead of one optimizer per network, to show that difference alone.
+difference. ``--momentum-on-frozen`` steps the frozen network on its momentum as fastai's single
+optimizer does (``GANLearner(momentum_on_frozen=True)``), to show that difference alone.
 
-    python bench/gan_step_check.py                  # 6 iterations, per-network optimizers
-    python bench/gan_step_check.py --fastai-opt     # fastai's single optimizer: should agree exactly
+    python bench/gan_step_check.py                        # 6 iterations, the defaults: differs from iteration 1
+    python bench/gan_step_check.py --momentum-on-frozen   # fastai's stepping: agrees to float rounding
 (not a benchmark: ``run_all.py`` runs only ``bench_*.py``)
 """
 from __future__ import annotations
@@ -28,7 +28,8 @@ def _snap(gan: torch.nn.Module) -> dict[str, dict[str, torch.Tensor]]:
             for part in ("generator", "critic")}
 
 
-def _run_ours(batches: list, init: tuple, nf: int, lr: float, fastai_opt: bool, switcher: tuple) -> list:
+def _run_ours(batches: list, init: tuple, nf: int, lr: float, fastai_opt: bool, switcher: tuple,
+              channels_last: bool) -> list:
     from torchloom_gan import FixedGANSwitcher, GANLearner, bce_crit_loss, bce_gen_loss
 
     from torchloom import Adam, Callback
@@ -50,28 +51,11 @@ def _run_ours(batches: list, init: tuple, nf: int, lr: float, fastai_opt: bool, 
 
     learn = GANLearner(ListDLs(batches, batches[:1]), g, c, bce_gen_loss, bce_crit_loss,
                        switcher=FixedGANSwitcher(*switcher), switch_eval=False, cbs=[Rec()],
-                       opt_func=partial(Adam, mom=0.5, sqr_mom=0.999), progress=False)
-    if fastai_opt:  # one optimizer over both networks, gradients zeroed (not freed), as fastai's Learner does
-        learn.create_opt = lambda: setattr(learn, "opt", _FastaiOpt(Adam(list(learn.model.parameters()), lr=lr,
-                                                                         mom=0.5, sqr_mom=0.999)))
+                       opt_func=partial(Adam, mom=0.5, sqr_mom=0.999), progress=False,
+                       momentum_on_frozen=fastai_opt, channels_last=channels_last)
     with learn.no_logging():
         learn.fit(1, lr, wd=0.0)
     return rows
-
-
-def _FastaiOpt(opt: object) -> object:
-    """fastai's GAN optimizer: ONE optimizer over both networks, gradients zeroed in place (not freed), so
-    once a network has trained, Adam keeps stepping it on zero gradients (its momentum) while the other trains."""
-    from torchloom_gan import GANOptimizer
-
-    class FastaiOpt(GANOptimizer):
-        def step(self, closure: object = None) -> None:
-            self.gen_opt.step()
-
-        def zero_grad(self, set_to_none: bool = False) -> None:
-            self.gen_opt.zero_grad(set_to_none=False)
-
-    return FastaiOpt(opt, opt)
 
 
 def _run_fastai(batches: list, init: tuple, nf: int, lr: float, switcher: tuple) -> list:
@@ -123,16 +107,17 @@ def main() -> None:
     p.add_argument("--tol", type=float, default=1e-5)
     p.add_argument("--n-crit", type=int, default=1)
     p.add_argument("--n-gen", type=int, default=1)
-    p.add_argument("--fastai-opt", action="store_true", help="ours with fastai's single optimizer")
+    p.add_argument("--momentum-on-frozen", action="store_true", help="ours with fastai's stepping of the frozen net")
+    p.add_argument("--channels-last", action="store_true", help="ours in channels_last (default: as fastai)")
     args = p.parse_args()
     torch.manual_seed(0)
     batches = make_batches(args.iters, 64, seed=0)
     g0, c0 = ours_models(args.features, 0)
     init = (g0.state_dict(), c0.state_dict())
     sw = (args.n_crit, args.n_gen)
-    ours = _run_ours(batches, init, args.features, args.lr, args.fastai_opt, sw)
+    ours = _run_ours(batches, init, args.features, args.lr, args.momentum_on_frozen, sw, args.channels_last)
     fast = _run_fastai(batches, init, args.features, args.lr, sw)
-    print(f"ours: {'single optimizer (fastai)' if args.fastai_opt else 'one optimizer per network'}; "
+    print(f"ours: momentum_on_frozen={args.momentum_on_frozen}, channels_last={args.channels_last}; "
           f"switcher {sw}; tolerance {args.tol:g}")
     print(f"{'it':>3} {'mode':>9} {'loss ours':>10} {'fastai':>10} {'gen w':>9} {'gen bn':>9} {'crit w':>9} "
           f"{'crit bn':>9}")

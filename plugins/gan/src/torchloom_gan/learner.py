@@ -96,14 +96,15 @@ class GANLearner(Learner):
     groups (default: all its parameters). The recorder gets ``gen_loss`` / ``crit_loss`` columns.
     ``channels_last`` (default True) stores both networks' convolution weights in channels-last memory
     format, which the convolutions then run in (faster on CPU; see BENCHMARKS.md); False keeps the
-    default layout.
+    default layout. ``momentum_on_frozen`` (default False) steps the frozen network on its momentum as
+    fastai's single optimizer does (see ``GANOptimizer``); False freezes it for real.
     """
 
     def __init__(self, dls: Any, generator: nn.Module, critic: nn.Module, gen_loss_func: Callable[..., Tensor],
                  crit_loss_func: Callable[..., Tensor], switcher: Callback | None = None, gen_first: bool = False,
                  switch_eval: bool = True, show_img: bool = True, clip: float | None = None, cbs: Any = None,
                  metrics: Any = None, splitter: Callable[[nn.Module], Any] | None = None, channels_last: bool = True,
-                 **kwargs: Any) -> None:
+                 momentum_on_frozen: bool = False, **kwargs: Any) -> None:
         for what, m in (("generator", generator), ("critic", critic)):
             if not isinstance(m, nn.Module):
                 raise TypeError(f"GANLearner: {what} must be an nn.Module, got {type(m).__name__}")
@@ -114,7 +115,7 @@ class GANLearner(Learner):
         trainer = GANTrainer(clip=clip, switch_eval=switch_eval, gen_first=gen_first, show_img=show_img)
         extra = [] if cbs is None else list(cbs) if isinstance(cbs, (list, tuple)) else [cbs]
         mets = [] if metrics is None else list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
-        self.gan_splitter = splitter
+        self.gan_splitter, self.momentum_on_frozen = splitter, bool(momentum_on_frozen)
         self.noise_sz = getattr(dls, "noise_sz", None) or _noise_size(generator)
         if channels_last:
             gan.to(memory_format=torch.channels_last)
@@ -160,7 +161,8 @@ class GANLearner(Learner):
         """One optimizer per network from ``opt_func`` (see ``GANOptimizer``)."""
         trainer = next((c for c in self.cbs if isinstance(c, GANTrainer)), None)
         self.opt = make_gan_optimizer(self.model.generator, self.model.critic, self.opt_func, self.lr,
-                                      splitter=self.gan_splitter, gen_mode=bool(trainer and trainer.gen_mode))
+                                      splitter=self.gan_splitter, gen_mode=bool(trainer and trainer.gen_mode),
+                                      momentum_on_frozen=self.momentum_on_frozen)
 
     # -- sampling -----------------------------------------------------------------------------------
     def noise_dl(self, n: int, bs: int | None = None, seed: int | None = None) -> Any:
