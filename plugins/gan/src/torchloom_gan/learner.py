@@ -162,7 +162,8 @@ class GANLearner(Learner):
         trainer = next((c for c in self.cbs if isinstance(c, GANTrainer)), None)
         self.opt = make_gan_optimizer(self.model.generator, self.model.critic, self.opt_func, self.lr,
                                       splitter=self.gan_splitter, gen_mode=bool(trainer and trainer.gen_mode),
-                                      momentum_on_frozen=self.momentum_on_frozen)
+                                      momentum_on_frozen=self.momentum_on_frozen, wd_bn_bias=self.wd_bn_bias,
+                                      train_bn=self.train_bn)
 
     # -- sampling -----------------------------------------------------------------------------------
     def noise_dl(self, n: int, bs: int | None = None, seed: int | None = None) -> Any:

@@ -152,10 +152,12 @@ def _all_params(m: nn.Module) -> list[nn.Parameter]:
 
 def make_gan_optimizer(generator: nn.Module, critic: nn.Module, opt_func: Any, lr: Any,
                        splitter: Callable[[nn.Module], Any] | None = None, gen_mode: bool = False,
-                       momentum_on_frozen: bool = False, **hypers: Any) -> GANOptimizer:
+                       momentum_on_frozen: bool = False, wd_bn_bias: bool = False, train_bn: bool = True,
+                       **hypers: Any) -> GANOptimizer:
     """Build ``opt_func(splitter(net), lr=lr)`` for each network (every parameter, frozen or not: the
-    trainer freezes one network at a time) and wrap plain ``torch.optim`` optimizers."""
-    from torchloom import OptimWrapper
+    trainer freezes one network at a time), wrap plain ``torch.optim`` optimizers, and apply the Learner's
+    norm/bias rules to each (no weight decay on norm layers and biases unless ``wd_bn_bias``, as fastai)."""
+    from torchloom import OptimWrapper, set_norm_bias_flags
 
     f = _resolve_opt_func(opt_func)
     split = splitter or _all_params
@@ -168,6 +170,8 @@ def make_gan_optimizer(generator: nn.Module, critic: nn.Module, opt_func: Any, l
         opt = f(params, lr=lr0)
         if isinstance(opt, torch.optim.Optimizer):
             opt = OptimWrapper(opt=opt)
+        if hasattr(opt, "_flags") and hasattr(opt, "param_lists"):
+            set_norm_bias_flags(opt, net, wd_bn_bias, train_bn)
         return opt
 
     opt = GANOptimizer(build(generator, "generator"), build(critic, "critic"), gen_mode=gen_mode,
