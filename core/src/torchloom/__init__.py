@@ -174,7 +174,16 @@ if TYPE_CHECKING:
         RegressionSetup,
     )
     from torchloom.optim._fused import FusedAdamW
-    from torchloom.optim._optimizer import SGD, Adam, AdamW, Lookahead, Optimizer, RAdam, ranger, set_norm_bias_flags
+    from torchloom.optim._optimizer import (
+        SGD,
+        Adam,
+        AdamW,
+        Lookahead,
+        Optimizer,
+        RAdam,
+        ranger,
+        set_norm_bias_flags,
+    )
     from torchloom.optim._steppers import (
         Stepper,
         adam_step,
