@@ -1,9 +1,10 @@
 """``GANLearner``: a Learner whose model is a ``GANModule`` and whose callbacks do the GAN switching.
 
 fastai's constructor and factories (``wgan``, ``from_learners``) plus a non-saturating BCE GAN
-(``bce``) and a hinge GAN (``hinge``). Differences from fastai: one optimizer per network (see
-``GANOptimizer``), ``predict`` / ``get_preds`` / ``show_results`` generate from noise, and ``export``
-writes the generator alone, for sampling after ``load_learner``.
+(``bce``) and a hinge GAN (``hinge``). Differences from fastai: one optimizer per network that steps
+as fastai's single one does (see ``GANOptimizer``), channels-last weights, ``predict`` / ``get_preds`` /
+``show_results`` generate from noise, and ``export`` writes the generator alone, for sampling after
+``load_learner``.
 """
 from __future__ import annotations
 
@@ -96,15 +97,15 @@ class GANLearner(Learner):
     groups (default: all its parameters). The recorder gets ``gen_loss`` / ``crit_loss`` columns.
     ``channels_last`` (default True) stores both networks' convolution weights in channels-last memory
     format, which the convolutions then run in (faster on CPU; see BENCHMARKS.md); False keeps the
-    default layout. ``momentum_on_frozen`` (default False) steps the frozen network on its momentum as
-    fastai's single optimizer does (see ``GANOptimizer``); False freezes it for real.
+    default layout. ``momentum_on_frozen`` (default True) steps the frozen network on its momentum as
+    fastai's single optimizer does (see ``GANOptimizer``); False leaves it untouched.
     """
 
     def __init__(self, dls: Any, generator: nn.Module, critic: nn.Module, gen_loss_func: Callable[..., Tensor],
                  crit_loss_func: Callable[..., Tensor], switcher: Callback | None = None, gen_first: bool = False,
                  switch_eval: bool = True, show_img: bool = True, clip: float | None = None, cbs: Any = None,
                  metrics: Any = None, splitter: Callable[[nn.Module], Any] | None = None, channels_last: bool = True,
-                 momentum_on_frozen: bool = False, **kwargs: Any) -> None:
+                 momentum_on_frozen: bool = True, **kwargs: Any) -> None:
         for what, m in (("generator", generator), ("critic", critic)):
             if not isinstance(m, nn.Module):
                 raise TypeError(f"GANLearner: {what} must be an nn.Module, got {type(m).__name__}")
