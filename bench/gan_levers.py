@@ -73,10 +73,10 @@ def main() -> None:
             for k in cases:
                 res[k].append(run(batches, *k))
         base = statistics.median(res[(False, False)])
-        print(f"threads {threads}, {args.iters} iterations, {args.rounds} rounds: median CPU ms per iteration")
+        print(f"threads {threads}, {args.iters} iterations, {args.rounds} rounds: median CPU ms per iteration", flush=True)
         for (cl, ng), v in res.items():
             m = statistics.median(v)
-            print(f"  channels_last {cl!s:<5}  fakes under no_grad {ng!s:<5}  {m:7.2f} ms  ({base / m:.2f}x)")
+            print(f"  channels_last {cl!s:<5}  fakes under no_grad {ng!s:<5}  {m:7.2f} ms  ({base / m:.2f}x)", flush=True)
 
 
 if __name__ == "__main__":
