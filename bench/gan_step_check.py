@@ -31,7 +31,7 @@ def _snap(gan: torch.nn.Module) -> dict[str, dict[str, torch.Tensor]]:
 
 
 def _run_ours(batches: list, init: tuple, nf: int, lr: float, fastai_opt: bool, switcher: tuple,
-              channels_last: bool) -> list:
+              channels_last: bool, switch_eval: bool) -> list:
     from torchloom_gan import FixedGANSwitcher, GANLearner, bce_crit_loss, bce_gen_loss
 
     from torchloom import Adam, Callback
@@ -52,7 +52,7 @@ def _run_ours(batches: list, init: tuple, nf: int, lr: float, fastai_opt: bool, 
                 rows.append((self.mode, float(self.learn.loss), _snap(self.learn.model)))
 
     learn = GANLearner(ListDLs(batches, batches[:1]), g, c, bce_gen_loss, bce_crit_loss,
-                       switcher=FixedGANSwitcher(*switcher), switch_eval=False, cbs=[Rec()],
+                       switcher=FixedGANSwitcher(*switcher), switch_eval=switch_eval, cbs=[Rec()],
                        opt_func=partial(Adam, mom=0.5, sqr_mom=0.999), progress=False,
                        momentum_on_frozen=fastai_opt, channels_last=channels_last)
     with learn.no_logging():
@@ -60,7 +60,7 @@ def _run_ours(batches: list, init: tuple, nf: int, lr: float, fastai_opt: bool, 
     return rows
 
 
-def _run_fastai(batches: list, init: tuple, nf: int, lr: float, switcher: tuple) -> list:
+def _run_fastai(batches: list, init: tuple, nf: int, lr: float, switcher: tuple, switch_eval: bool) -> list:
     from fastai.callback.core import Callback as FCallback
     from fastai.callback.progress import ProgressCallback
     from fastai.optimizer import Adam as FAdam
@@ -88,7 +88,7 @@ def _run_fastai(batches: list, init: tuple, nf: int, lr: float, switcher: tuple)
                 rows.append((self.mode, float(self.learn.loss), _snap(self.learn.model)))
 
     learn = FGANLearner(ListDLs(batches, batches[:1]), g, c, bce_gen_loss, bce_crit_loss,
-                        switcher=FSwitcher(*switcher), switch_eval=False, cbs=[Rec()],
+                        switcher=FSwitcher(*switcher), switch_eval=switch_eval, cbs=[Rec()],
                         opt_func=partial(FAdam, mom=0.5, sqr_mom=0.999))
     learn.remove_cb(ProgressCallback)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
@@ -112,15 +112,18 @@ def main() -> None:
     p.add_argument("--no-momentum-on-frozen", action="store_true", help="ours without fastai's stepping of the "
                    "frozen network")
     p.add_argument("--channels-last", action="store_true", help="ours in channels_last (default: as fastai)")
+    p.add_argument("--switch-eval", action="store_true", help="both with switch_eval=True (the network that only "
+                   "computes the loss in eval mode)")
     args = p.parse_args()
     torch.manual_seed(0)
     batches = make_batches(args.iters, 64, seed=0)
     g0, c0 = ours_models(args.features, 0)
     init = (g0.state_dict(), c0.state_dict())
     sw = (args.n_crit, args.n_gen)
-    ours = _run_ours(batches, init, args.features, args.lr, not args.no_momentum_on_frozen, sw, args.channels_last)
-    fast = _run_fastai(batches, init, args.features, args.lr, sw)
-    print(f"ours: momentum_on_frozen={not args.no_momentum_on_frozen}, channels_last={args.channels_last}; "
+    ours = _run_ours(batches, init, args.features, args.lr, not args.no_momentum_on_frozen, sw, args.channels_last, args.switch_eval)
+    fast = _run_fastai(batches, init, args.features, args.lr, sw, args.switch_eval)
+    print(f"ours: momentum_on_frozen={not args.no_momentum_on_frozen}, channels_last={args.channels_last}, "
+          f"switch_eval={args.switch_eval}; "
           f"switcher {sw}; tolerance {args.tol:g}")
     print(f"{'it':>3} {'mode':>9} {'loss ours':>10} {'fastai':>10} {'gen w':>9} {'gen bn':>9} {'crit w':>9} "
           f"{'crit bn':>9}")
