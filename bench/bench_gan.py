@@ -6,11 +6,11 @@ critic) from the SAME initial weights (ours loaded into fastai's models, strict)
 (non-saturating BCE), switcher (FixedGANSwitcher(1, 1)), batch size, iterations, optimizer (Adam, mom 0.5,
 sqr_mom 0.999, wd 0) and learning rate, with progress bars off. Reported: Fréchet distance and class
 coverage by torchloom-gan's quality classifier (2,000 samples from the same noise), wall and CPU time of
-the training, and the ratios torchloom/fastai. The one design difference is fastai's single optimizer
-over both networks vs torchloom's one optimizer per network.
+the training, and the ratios torchloom/fastai. torchloom's two optimizers step as fastai's single one
+(``bench/gan_step_check.py`` checks it weight by weight); torchloom keeps the weights in channels_last.
 
-    python bench/bench_gan.py                      # 600 iterations, n_features 16, 2 interleaved rounds
-    python bench/bench_gan.py --iters 200 --rounds 1   # quick check
+    python bench/bench_gan.py            # 600 iterations, n_features 16, seeds 0-3, 2 interleaved rounds each
+    python bench/bench_gan.py --iters 200 --rounds 1 --threads 1   # quick check (FID spread over 4 seeds)
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import contextlib
 import io
 import time
 from functools import partial
+from typing import Any
 
 import numpy as np
 import torch
@@ -44,7 +45,8 @@ def ours_models(nf: int, seed: int) -> tuple[torch.nn.Module, torch.nn.Module]:
     return basic_generator(32, 1, n_features=nf), basic_critic(32, 1, n_features=nf)
 
 
-def run_torchloom(batches: list, valid: list, init: tuple, nf: int, lr: float) -> tuple[torch.nn.Module, float, float]:
+def run_torchloom(batches: list, valid: list, init: tuple, nf: int, lr: float,
+                  **gan_kwargs: Any) -> tuple[torch.nn.Module, float, float]:
     from torchloom_gan import FixedGANSwitcher, GANLearner, bce_crit_loss, bce_gen_loss
 
     from torchloom import Adam
@@ -53,7 +55,7 @@ def run_torchloom(batches: list, valid: list, init: tuple, nf: int, lr: float) -
     g.load_state_dict(init[0])
     c.load_state_dict(init[1])
     learn = GANLearner(ListDLs(batches, valid), g, c, bce_gen_loss, bce_crit_loss, switcher=FixedGANSwitcher(1, 1),
-                       switch_eval=False, opt_func=partial(Adam, mom=0.5, sqr_mom=0.999), progress=False)
+                       switch_eval=False, opt_func=partial(Adam, mom=0.5, sqr_mom=0.999), progress=False, **gan_kwargs)
     t0, c0 = time.perf_counter(), time.process_time()
     with learn.no_logging():
         learn.fit(1, lr, wd=0.0)
@@ -88,37 +90,57 @@ def main() -> None:
     p.add_argument("--bs", type=int, default=64)
     p.add_argument("--features", type=int, default=16)
     p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--rounds", type=int, default=2, help="interleaved rounds (ours, fastai, fastai, ours, ...)")
+    p.add_argument("--rounds", type=int, default=2, help="interleaved rounds per seed (ours, fastai, fastai, ours...)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3], help="data/noise/initial-weights seeds")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--no-channels-last", action="store_true", help="torchloom: keep the default memory layout")
+    p.add_argument("--frozen-untouched", choices=["no", "also", "only"], default="no",
+                   help="torchloom with momentum_on_frozen=False (the frozen network does not move): not at all, as a "
+                        "third contender, or instead of the default")
     args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     from torchloom_gan import QualityScorer, sample
 
     scorer = QualityScorer()
-    batches = make_batches(args.iters, args.bs, seed=0)
-    valid = make_batches(2, args.bs, seed=1)
-    g0, c0 = ours_models(args.features, 0)
-    init = (g0.state_dict(), c0.state_dict())
-    untrained = scorer.score(sample(g0, 2000, seed=0))
+    ours = partial(run_torchloom, channels_last=not args.no_channels_last)
+    untouched = partial(ours, momentum_on_frozen=False)
+    runs = {"torchloom": untouched if args.frozen_untouched == "only" else ours, "fastai": run_fastai}
+    if args.frozen_untouched == "also":
+        runs["tl-untouched"] = untouched
     print(f"GAN bench: Fashion-MNIST 32x32, bs {args.bs}, {args.iters} iterations (1 critic : 1 generator), "
-          f"n_features {args.features}, Adam(0.5, 0.999) lr {args.lr}, torch threads {torch.get_num_threads()}; "
+          f"n_features {args.features}, Adam(0.5, 0.999) lr {args.lr}, torch threads {torch.get_num_threads()}, "
+          f"seeds {args.seeds}, torchloom channels_last {not args.no_channels_last}, frozen untouched "
+          f"{args.frozen_untouched}; "
           f"classifier accuracy {scorer.accuracy:.4f}")
-    print(f"untrained generator: FID {untrained.fid:.2f}, coverage {untrained.coverage:.0%}")
-    runs = {"torchloom": run_torchloom, "fastai": run_fastai}
     res: dict[str, list[tuple[float, float, float, float]]] = {k: [] for k in runs}
-    for r in range(args.rounds):
-        order = list(runs) if r % 2 == 0 else list(reversed(runs))
-        for name in order:
-            gen, wall, cpu = runs[name](batches, valid, init, args.features, args.lr)
-            s = scorer.score(sample(gen, 2000, seed=0))
-            res[name].append((wall, cpu, s.fid, s.coverage))
-            print(f"  round {r} {name:<9} wall {wall:7.1f} s  cpu {cpu:7.1f} s  FID {s.fid:7.2f}  "
-                  f"coverage {s.coverage:.0%}  classes {s.class_counts}", flush=True)
-    med = {k: np.median(np.array(v), axis=0) for k, v in res.items()}
-    t, f = med["torchloom"], med["fastai"]
-    print(f"median torchloom: wall {t[0]:.1f} s, cpu {t[1]:.1f} s, FID {t[2]:.2f}, coverage {t[3]:.0%}")
-    print(f"median fastai:    wall {f[0]:.1f} s, cpu {f[1]:.1f} s, FID {f[2]:.2f}, coverage {f[3]:.0%}")
-    print(f"ratio torchloom/fastai: wall {t[0] / f[0]:.2f}x, cpu {t[1] / f[1]:.2f}x (target <= 0.8x); "
-          f"FID {t[2]:.2f} vs {f[2]:.2f} ({'no worse' if t[2] <= f[2] else 'WORSE'})")
+    for seed in args.seeds:
+        batches = make_batches(args.iters, args.bs, seed=seed)
+        valid = make_batches(2, args.bs, seed=1000 + seed)
+        g0, c0 = ours_models(args.features, seed)
+        init = (g0.state_dict(), c0.state_dict())
+        untrained = scorer.score(sample(g0, 2000, seed=0))
+        print(f"seed {seed}: untrained generator FID {untrained.fid:.2f}, coverage {untrained.coverage:.0%}")
+        for r in range(args.rounds):
+            order = list(runs) if r % 2 == 0 else list(reversed(list(runs)))
+            for name in order:
+                gen, wall, cpu = runs[name](batches, valid, init, args.features, args.lr)
+                s = scorer.score(sample(gen, 2000, seed=0))
+                res[name].append((wall, cpu, s.fid, s.coverage))
+                print(f"  seed {seed} round {r} {name:<13} wall {wall:7.1f} s  cpu {cpu:7.1f} s  FID {s.fid:7.2f}  "
+                      f"coverage {s.coverage:.0%}  classes {s.class_counts}", flush=True)
+    a = {k: np.array(v) for k, v in res.items()}
+    for k, v in a.items():
+        print(f"{k:<13}: median wall {np.median(v[:, 0]):.1f} s, cpu {np.median(v[:, 1]):.1f} s; "
+              f"FID mean {v[:, 2].mean():.2f} ± {v[:, 2].std(ddof=1) if len(v) > 1 else 0:.2f} (sd, n={len(v)}), "
+              f"min {v[:, 2].min():.2f} max {v[:, 2].max():.2f}; coverage mean {v[:, 3].mean():.0%}")
+    t, f = a["torchloom"], a["fastai"]
+    paired = t[:, 2] - f[:, 2]
+    print(f"ratio torchloom/fastai (medians): wall {np.median(t[:, 0]) / np.median(f[:, 0]):.2f}x, "
+          f"cpu {np.median(t[:, 1]) / np.median(f[:, 1]):.2f}x (target <= 0.8x); FID torchloom - fastai, paired by "
+          f"seed/round: mean {paired.mean():+.2f}, range [{paired.min():+.2f}, {paired.max():+.2f}] "
+          f"({'no worse' if paired.mean() <= 0 else 'WORSE'} on average)")
 
 
 if __name__ == "__main__":

@@ -99,7 +99,8 @@ def test_export_the_generator_alone_and_sample_after_load_learner(tmp_path):
     assert type(loaded.model).__name__ == "Sequential" and not hasattr(loaded.model, "critic")
     expected = sample(learn.model.generator, 6, seed=5)
     got = sample(loaded.model, 6, seed=5)
-    assert torch.allclose(expected, got)
+    # the trained generator is channels_last, the loaded one in the default layout: float rounding only
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)
     preds = loaded.get_preds(dl=learn.noise_dl(4))[0]
     assert preds.shape == (4, 1, 32, 32)
     with pytest.raises(RuntimeError, match="exported by GANLearner.export for sampling"):

@@ -103,3 +103,4 @@ def test_a_collapsed_generator_fails_the_coverage(scorer):
     real_score = scorer.score(torch.cat([b[1].as_subclass(torch.Tensor)
                                          for b in fashion_gan_dls(bs=100, n_train=1000).train]))
     assert real_score.coverage == 1.0 and real_score.fid < collapsed.fid / 5
+

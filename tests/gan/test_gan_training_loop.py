@@ -149,3 +149,35 @@ def test_generation_through_get_preds_predict_and_show_results(tiny_dls):
     learn.dls.show_batch(max_n=4)
     assert learn.generate(5, seed=1).shape == (5, 1, 32, 32)
     assert torch.equal(learn.generate(5, seed=1), learn.generate(5, seed=1))
+
+
+def test_norm_layers_and_biases_get_no_weight_decay_as_in_fastai(tiny_dls):
+    g, c = tiny_models()
+    learn = GANLearner(tiny_dls, g, c, wgan_gen_loss, wgan_crit_loss, progress=False)
+    learn.create_opt()
+    for net, opt in ((g, learn.opt.gen_opt), (c, learn.opt.crit_opt)):
+        ids = {id(p): i for i, p in enumerate(opt.param_lists[0])}
+        bn = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+        conv = next(m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)))
+        flags = opt.state_dict()["state"]
+        assert bn, "the tiny models should have BatchNorm layers"
+        assert all(flags[f"0.{ids[id(m.weight)]}"]["do_wd"] is False for m in bn)
+        assert f"0.{ids[id(conv.weight)]}" not in flags or flags[f"0.{ids[id(conv.weight)]}"].get("do_wd", True)
+    learn2 = GANLearner(tiny_dls, *tiny_models(), wgan_gen_loss, wgan_crit_loss, progress=False, wd_bn_bias=True)
+    learn2.create_opt()
+    assert not any(s.get("do_wd") is False for s in learn2.opt.crit_opt.state_dict()["state"].values())
+
+
+def test_channels_last_is_the_default_and_can_be_turned_off(tiny_dls):
+    def conv_weight(learn):
+        return next(m for m in learn.model.critic.modules()
+                    if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1).weight
+
+    learn = GANLearner.bce(tiny_dls, *tiny_models(), progress=False)
+    assert conv_weight(learn).is_contiguous(memory_format=torch.channels_last)
+    assert not conv_weight(learn).is_contiguous()
+    plain = GANLearner.bce(tiny_dls, *tiny_models(), progress=False, channels_last=False)
+    assert conv_weight(plain).is_contiguous()
+    plain.fit(1, 1e-4)
+    learn.fit(1, 1e-4)
+    assert len(learn.gan_trainer.gen_losses) == len(plain.gan_trainer.gen_losses) > 0

@@ -162,3 +162,53 @@ def test_frechet_distance_and_coverage():
     labels = torch.tensor([0] * 50 + [1] * 49 + [2])
     assert class_coverage(labels, min_share=0.02) == pytest.approx(0.2)
     assert class_coverage(torch.eye(10).repeat(3, 1)) == 1.0
+
+
+def test_momentum_on_frozen_steps_like_one_optimizer_over_both_networks():
+    """fastai's stepping: one optimizer whose gradients are zeroed in place keeps moving a frozen network
+    that has trained before; ``momentum_on_frozen=True`` gives the same weights, the default does not."""
+    seq = [False, True, False, True, True, False, True]  # critic, generator, ... (gen_mode per step)
+    gen = torch.Generator().manual_seed(1)
+    grads = [[torch.randn(3, 2, generator=gen), torch.randn(3, generator=gen)] for _ in seq]
+
+    def run(kind: str) -> list[torch.Tensor]:
+        torch.manual_seed(0)
+        g, c = nn.Linear(2, 3), nn.Linear(2, 3)
+        if kind == "single":
+            opt = Adam([*g.parameters(), *c.parameters()], lr=0.1, mom=0.5, sqr_mom=0.999)
+        else:
+            opt = GANOptimizer(Adam(list(g.parameters()), lr=0.1, mom=0.5, sqr_mom=0.999),
+                               Adam(list(c.parameters()), lr=0.1, mom=0.5, sqr_mom=0.999),
+                               momentum_on_frozen=kind == "mof")
+        for gen_mode, (gw, gb) in zip(seq, grads):
+            net = g if gen_mode else c
+            net.weight.grad, net.bias.grad = gw.clone(), gb.clone()
+            if kind != "single":
+                opt.gen_mode = gen_mode
+            opt.step()
+            opt.zero_grad(set_to_none=kind != "single")
+        return [p.detach().clone() for p in [*g.parameters(), *c.parameters()]]
+
+    single, mof, default = run("single"), run("mof"), run("default")
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(single, mof))
+    assert not all(torch.allclose(a, b, atol=1e-6) for a, b in zip(single, default))
+
+
+def test_momentum_on_frozen_survives_a_state_round_trip():
+    g, c, _ = _opt_pair()
+    opt = GANOptimizer(Adam(list(g.parameters()), lr=0.1), Adam(list(c.parameters()), lr=0.1),
+                       momentum_on_frozen=True)
+    for p in c.parameters():
+        p.grad = torch.ones_like(p)
+    opt.step()  # the critic has trained: from now on it coasts while the generator trains
+    opt.zero_grad()
+    g2, c2, _ = _opt_pair()
+    opt2 = GANOptimizer(Adam(list(g2.parameters()), lr=0.1), Adam(list(c2.parameters()), lr=0.1),
+                        momentum_on_frozen=True)
+    opt2.load_state_dict(opt.state_dict())
+    before = [p.detach().clone() for p in c2.parameters()]
+    opt2.gen_mode = True
+    for p in g2.parameters():
+        p.grad = torch.ones_like(p)
+    opt2.step()
+    assert not all(torch.equal(a, b) for a, b in zip(before, c2.parameters())), "the critic did not coast"

@@ -183,6 +183,7 @@ if TYPE_CHECKING:
         RAdam,
         hyper_per_group,
         ranger,
+        set_norm_bias_flags,
     )
     from torchloom.optim._steppers import (
         Stepper,
@@ -349,6 +350,7 @@ _LAZY: dict[str, str] = {
     "AdamW": "optim._optimizer",
     "RAdam": "optim._optimizer",
     "Lookahead": "optim._optimizer",
+    "set_norm_bias_flags": "optim._optimizer",
     "ranger": "optim._optimizer",
     "hyper_per_group": "optim._optimizer",
     "OptimWrapper": "optim._wrapper",
@@ -433,8 +435,9 @@ __all__ = [
     "get_registry", "get_text_files", "hookimpl", "hookspec", "hyper_per_group", "import_target", "is_main_process", "l2_reg",
     "lazy_exports", "list_datasets", "load_dataset", "load_exported", "load_learner", "mae",
     "model_factory", "momentum_step", "mse", "num_distrib", "parent_label", "predict_files", "radam_step",
-    "ranger", "rank0_first", "rank_distrib", "retain_type", "retain_types", "rmse", "sgd_step", "sha256_file",
-    "show_image", "show_title", "step_stat", "subplots", "target_of", "to_device", "to_plain",
+    "ranger", "rank0_first", "rank_distrib", "retain_type", "retain_types", "rmse", "set_norm_bias_flags",
+    "sgd_step", "sha256_file", "show_image", "show_title", "step_stat", "subplots", "target_of", "to_device",
+    "to_plain",
     "top_k_accuracy", "trainable_params", "unwrap_model", "weight_decay",
 ]
 

@@ -26,7 +26,7 @@ _LAZY: dict[str, str] = {
     # quality score
     "FashionClassifier": "quality", "GANScore": "quality", "QualityScorer": "quality",
     "frechet_distance": "quality", "class_coverage": "quality", "quality_classifier": "quality",
-    "quality_cache_dir": "quality",
+    "quality_cache_dir": "quality", "cache_file_name": "quality",
 }
 
 __all__ = sorted(_LAZY)

@@ -167,7 +167,9 @@ class GANTrainer(Callback):
             return
         opt = self.learn.opt
         if not isinstance(opt, GANOptimizer):  # a plain Learner: one optimizer per network from its opt_func
-            new = make_gan_optimizer(self.generator, self.critic, self.learn.opt_func, self.learn.lr)
+            new = make_gan_optimizer(self.generator, self.critic, self.learn.opt_func, self.learn.lr,
+                                     wd_bn_bias=getattr(self.learn, "wd_bn_bias", False),
+                                     train_bn=getattr(self.learn, "train_bn", True))
             if opt is not None and getattr(opt, "hypers", None):
                 last = dict(opt.hypers[-1])
                 new.set_hypers(**{k: v for k, v in last.items() if k in new.hypers[-1]})

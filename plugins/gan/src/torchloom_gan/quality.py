@@ -14,8 +14,10 @@ Images are expected as the GAN data gives them: 1 x 32 x 32 in [-1, 1] (28x28 pa
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,10 +27,13 @@ import torch
 from torch import Tensor, nn
 
 __all__ = ["FashionClassifier", "GANScore", "QualityScorer", "class_coverage", "frechet_distance",
-           "quality_classifier", "quality_cache_dir"]
+           "cache_file_name", "quality_classifier", "quality_cache_dir"]
 
-CACHE_FILE = "fashion-classifier-v1.safetensors"
 MIN_ACCURACY = 0.90
+# how the cached classifier is trained: part of the cache key, so a changed recipe trains a new file
+_RECIPE = {"epochs": 3, "bs": 128, "lr": 4e-3, "seed": 0, "wd": 0.01}
+# the file written before the cache was keyed by architecture; still read when its tensors fit exactly
+_LEGACY_FILE = "fashion-classifier-v1.safetensors"
 
 
 def _block(ni: int, nf: int, stride: int) -> nn.Sequential:
@@ -49,6 +54,31 @@ class FashionClassifier(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.body(x))
+
+
+def _arch_signature(model: nn.Module) -> dict[str, tuple[str, tuple[int, ...]]]:
+    return {k: (str(v.dtype).removeprefix("torch."), tuple(v.shape)) for k, v in model.state_dict().items()}
+
+
+def cache_file_name(epochs: int = _RECIPE["epochs"]) -> str:
+    """The cached classifier's file name: keyed by a hash of its architecture (every tensor's name, dtype
+    and shape) and training recipe, so another version of the classifier never reads a stale file."""
+    blob = json.dumps({"arch": sorted(_arch_signature(FashionClassifier()).items()),
+                       "recipe": {**_RECIPE, "epochs": epochs}}, sort_keys=True)
+    return f"fashion-classifier-v1-{hashlib.sha256(blob.encode()).hexdigest()[:12]}.safetensors"
+
+
+def _mismatch(model: nn.Module, tensors: dict[str, Tensor]) -> str | None:
+    """None if ``tensors`` fit ``model`` exactly, else what differs (a few names)."""
+    want = _arch_signature(model)
+    got = {k: (str(v.dtype).removeprefix("torch."), tuple(v.shape)) for k, v in tensors.items()}
+    if want == got:
+        return None
+    missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
+    shapes = sorted(k for k in set(want) & set(got) if want[k] != got[k])
+    parts = [f"{what} {names[:3]}{'...' if len(names) > 3 else ''}"
+             for what, names in (("missing", missing), ("unexpected", extra), ("other shape/dtype", shapes)) if names]
+    return "; ".join(parts)
 
 
 def quality_cache_dir() -> Path:
@@ -110,7 +140,8 @@ def _train(epochs: int, bs: int, lr: float, seed: int, device: Any = None) -> tu
     return model, acc
 
 
-def quality_classifier(cache_dir: str | os.PathLike[str] | None = None, retrain: bool = False, epochs: int = 3,
+def quality_classifier(cache_dir: str | os.PathLike[str] | None = None, retrain: bool = False,
+                       epochs: int = _RECIPE["epochs"],
                        verbose: bool = False, device: Any = None) -> tuple[FashionClassifier, float]:
     """The cached Fashion-MNIST classifier (on the CPU) and its test accuracy; trained the first time (a few
     CPU minutes; ``device`` trains elsewhere, e.g. "cuda") and cached. Raises if it does not reach 90 %."""
@@ -119,31 +150,57 @@ def quality_classifier(cache_dir: str | os.PathLike[str] | None = None, retrain:
     from torchloom import atomic_write
 
     folder = Path(cache_dir) if cache_dir is not None else quality_cache_dir()
-    path = folder / CACHE_FILE
+    path = folder / cache_file_name(epochs)
     model = FashionClassifier()
-    if path.is_file() and not retrain:
-        meta_path = path.with_suffix(".json")
-        try:
-            meta = json.loads(meta_path.read_text())
-            model.load_state_dict(load_file(str(path)))
-        except (OSError, ValueError, RuntimeError) as e:
-            raise RuntimeError(f"the cached GAN-quality classifier {path} is unreadable ({e}); delete it or call "
-                               "quality_classifier(retrain=True)") from e
-        model.eval()
-        return model, float(meta["accuracy"])
+    if not retrain:
+        legacy = folder / _LEGACY_FILE
+        if not path.is_file() and epochs == _RECIPE["epochs"] and legacy.is_file():
+            _adopt_legacy(model, legacy, path)
+        if path.is_file():
+            try:
+                meta = json.loads(path.with_suffix(".json").read_text())
+                tensors = load_file(str(path))
+                acc = float(meta["accuracy"])
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                raise RuntimeError(f"the cached GAN-quality classifier {path} (or its .json) is unreadable ({e}); "
+                                   "delete both files or call quality_classifier(retrain=True)") from e
+            bad = _mismatch(model, tensors)
+            if bad:
+                raise RuntimeError(f"the cached GAN-quality classifier {path} does not hold this FashionClassifier "
+                                   f"({bad}); delete it or call quality_classifier(retrain=True)")
+            model.load_state_dict(tensors)
+            model.eval()
+            return model, acc
     if verbose:
         print(f"training the Fashion-MNIST quality classifier ({epochs} epochs), cached in {folder}")
-    model, acc = _train(epochs=epochs, bs=128, lr=4e-3, seed=0, device=device)
+    model, acc = _train(epochs=epochs, bs=_RECIPE["bs"], lr=_RECIPE["lr"], seed=_RECIPE["seed"], device=device)
     if acc < MIN_ACCURACY:
         raise RuntimeError(f"the GAN-quality classifier reached only {acc:.2%} test accuracy (< {MIN_ACCURACY:.0%}); "
                            "the score would not be meaningful")
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / (CACHE_FILE + ".tmp")
+    with atomic_write(path.with_suffix(".json"), "w") as f:  # the metadata first: a weights file never lacks it
+        f.write(json.dumps({"accuracy": acc, "epochs": epochs, "arch": path.stem}))
+    tmp = folder / (path.name + ".tmp")
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
     os.replace(tmp, path)
-    with atomic_write(path.with_suffix(".json"), "w") as f:
-        f.write(json.dumps({"accuracy": acc, "epochs": epochs}))
     return model, acc
+
+
+def _adopt_legacy(model: nn.Module, legacy: Path, path: Path) -> None:
+    """Copy an unkeyed cache file written by an earlier version to the keyed name, if its tensors fit this
+    architecture exactly (a file of another architecture is left alone, and the classifier is retrained)."""
+    from safetensors.torch import load_file
+
+    try:
+        meta = json.loads(legacy.with_suffix(".json").read_text())
+        if int(meta.get("epochs", -1)) != _RECIPE["epochs"] or _mismatch(model, load_file(str(legacy))):
+            return
+    except (OSError, ValueError, TypeError):
+        return
+    for src, dst in ((legacy.with_suffix(".json"), path.with_suffix(".json")), (legacy, path)):
+        tmp = dst.with_name(dst.name + ".tmp")
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
 
 
 @torch.no_grad()
