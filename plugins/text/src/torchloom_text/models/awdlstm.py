@@ -130,6 +130,15 @@ class AWD_LSTM(nn.Module):
         self.raw_outputs, self.outputs = raw, outs
         return out
 
+    def forward_stateless(self, inp: Tensor) -> Tensor:
+        """One pass over ``inp`` from a zero state, without dropout or kept state: the eval-mode path that
+        ``torch.export`` traces (no Python-side state, so batch and sequence length stay symbolic)."""
+        out = self.encoder(inp)
+        for i, rnn in enumerate(self.rnns):
+            h0 = out.new_zeros(1, inp.shape[0], self.n_hid if i != self.n_layers - 1 else self.emb_sz)
+            out, _ = rnn.module(out, (h0, h0))
+        return out
+
     def _change_hidden(self, bs: int) -> None:
         """Keep the state of the first ``bs`` rows (new rows start from zeros): ``SentenceEncoder`` feeds only
         the rows whose text has started, the batch being sorted by decreasing length."""

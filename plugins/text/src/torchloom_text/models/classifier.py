@@ -27,6 +27,8 @@ class SentenceEncoder(nn.Module):
         self.module.reset()
 
     def forward(self, inp: Tensor) -> tuple[Tensor, Tensor]:
+        if torch.compiler.is_exporting():
+            return self.forward_export(inp)
         bs, sl = inp.shape
         self.module.bs = bs
         self.module.reset(device=inp.device)
@@ -55,6 +57,31 @@ class SentenceEncoder(nn.Module):
         return torch.cat(outs, dim=1), torch.cat(masks, dim=1)
 
 
+    def forward_export(self, inp: Tensor) -> tuple[Tensor, Tensor]:
+        """The eval-mode forward ``torch.export`` traces: each row's text (between its leading and trailing
+        padding) is read from a zero state in one pass, and its outputs are laid out at the end of the row
+        with the padding before them, so every row gives what it gives alone, whatever the padding.
+
+        Same results as ``forward`` on one text (``predict``) and on length-sorted batches; only the
+        outputs of the last ``max_len`` tokens (rounded up to whole ``bptt`` chunks) are pooled.
+        """
+        sl = inp.shape[1]
+        pos = torch.arange(sl, device=inp.device)[None]
+        real = inp != self.pad_idx
+        first = torch.where(real, pos, sl).amin(dim=1, keepdim=True)
+        last = torch.where(real, pos, -1).amax(dim=1, keepdim=True)
+        n = (last - first + 1).clamp(min=0)
+        left = inp.gather(1, (pos + first).clamp(max=sl - 1))  # text first; what follows it does not matter
+        out = self.module.forward_stateless(left)
+        shift = sl - n
+        right = out.gather(1, (pos - shift).clamp(min=0)[..., None].expand(-1, -1, out.shape[2]))
+        skip = shift
+        if self.max_len is not None:  # as forward: leading bptt chunks beyond max_len only set the state
+            dropped = torch.div(n - self.max_len + self.bptt - 1, self.bptt, rounding_mode="floor").clamp(min=0)
+            skip = shift + dropped * self.bptt
+        return right, pos < skip
+
+
 def _pad_rows(t: Tensor, bs: int) -> Tensor:
     if t.shape[0] >= bs:
         return t
@@ -63,13 +90,17 @@ def _pad_rows(t: Tensor, bs: int) -> Tensor:
 
 def masked_concat_pool(output: Tensor, mask: Tensor, bptt: int) -> Tensor:
     """``[last, max, mean]`` of the non-padding outputs of each sequence (padding is at the start)."""
-    lens = output.shape[1] - mask.long().sum(dim=1)
     last_lens = mask[:, -bptt:].long().sum(dim=1)
+    last = output[torch.arange(0, output.size(0), device=output.device), -last_lens - 1]
+    return torch.cat([last, *_max_avg_pool(output, mask)], 1)
+
+
+def _max_avg_pool(output: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    lens = output.shape[1] - mask.long().sum(dim=1)
     avg_pool = output.masked_fill(mask[:, :, None], 0).sum(dim=1)
     avg_pool = avg_pool / lens.clamp(min=1).type(avg_pool.dtype)[:, None]
     max_pool = output.masked_fill(mask[:, :, None], -float("inf")).max(dim=1)[0]
-    last = output[torch.arange(0, output.size(0), device=output.device), -last_lens - 1]
-    return torch.cat([last, max_pool, avg_pool], 1)
+    return max_pool, avg_pool
 
 
 class PoolingLinearClassifier(nn.Module):
@@ -91,7 +122,10 @@ class PoolingLinearClassifier(nn.Module):
 
     def forward(self, inp: tuple[Tensor, Tensor]) -> Tensor:
         out, mask = inp
-        x = self.layers(masked_concat_pool(out, mask, self.bptt))
+        if torch.compiler.is_exporting():  # SentenceEncoder.forward_export puts every text's last token last
+            x = self.layers(torch.cat([out[:, -1], *_max_avg_pool(out, mask)], 1))
+        else:
+            x = self.layers(masked_concat_pool(out, mask, self.bptt))
         if self.y_range is not None:
             lo, hi = self.y_range
             x = torch.sigmoid(x) * (hi - lo) + lo
