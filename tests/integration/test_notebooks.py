@@ -15,7 +15,8 @@ NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
 
 
 def test_there_are_notebooks_and_they_are_stored_without_outputs():
-    assert {p.stem for p in NOTEBOOKS} >= {"vision_classification", "segmentation", "writing_a_plugin"}
+    assert {p.stem for p in NOTEBOOKS} >= {"vision_classification", "segmentation", "writing_a_plugin",
+                                           "text_classification", "tabular", "collab", "gan"}
     for path in NOTEBOOKS:
         for cell in json.loads(path.read_text())["cells"]:
             if cell["cell_type"] == "code":
@@ -58,3 +59,20 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     if path.stem == "segmentation":
         assert "<th>dice</th>" in " ".join(_outputs(last["learn.fit_one_cycle(1, 5e-3)"], "text/html"))
         assert len(_outputs(last["learn.show_results(max_n=2)"], "image/png")) == 1
+    if path.stem == "text_classification":
+        assert "<th>accuracy</th>" in " ".join(_outputs(last["learn.fit_one_cycle(1, 1e-2)"], "text/html"))
+        label, probs = _outputs(last["label, probs"], "text/plain")[0].split(",", 1)
+        assert label.strip("(' ") in {"fresh", "rotten"} and "tensor([" in probs
+    if path.stem == "tabular":
+        assert "<th>accuracy</th>" in " ".join(_outputs(last["learn.fit_one_cycle(1, 1e-2)"], "text/html"))
+        assert _outputs(last['row["salary"], probs'], "text/plain")[0].split(",")[0].strip("(' ") in {"<=50K", ">50K"}
+        fi = last["fi.head()"]
+        assert "importance" in _outputs(fi, "text/html")[0] and len(_outputs(fi, "image/png")) == 1
+    if path.stem == "collab":
+        assert "<th>rmse</th>" in " ".join(_outputs(last["learn.fit_one_cycle(1, 5e-3, wd=0.1)"], "text/html"))
+        recs = _outputs(last["learn.recommend(1, n=5)"], "text/plain")[0].splitlines()
+        assert "predicted" in recs[0] and len(recs) == 6
+    if path.stem == "gan":
+        assert len(_outputs(last["learn.show_results(max_n=16)"], "image/png")) == 1
+        printed = "".join(o.get("text", "") for o in last["print(score)"].outputs)
+        assert "Fréchet distance" in printed and "class coverage" in printed

@@ -149,3 +149,10 @@ def test_subword_tokenizer_trains_bpe_and_unigram(rt_df, tmp_path):
         # the trained model is saved and reused
         again = SubwordTokenizer(model=model, cache_dir=tmp_path / model)
         assert again.tok is not None and again([texts[1]]) == sub([texts[1]])
+
+
+def test_a_tokenizer_given_as_the_base_tokenizer_is_refused():
+    # it would tokenize the special tokens again ("xxbos" -> "x x b o s") instead of failing
+    with pytest.raises(TypeError, match="tok= takes a base tokenizer"):
+        Tokenizer(tok=Tokenizer())
+    assert Tokenizer(tok=Tokenizer().tok)("Hello there")[:2] == ["xxbos", "xxmaj"]

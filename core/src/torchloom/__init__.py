@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from torchloom._dispatch import TypeDispatch
     from torchloom._distributed.ddp import DistributedTrainer
     from torchloom._distributed.env import is_main_process, num_distrib, rank0_first, rank_distrib
+    from torchloom._distributed.sampler import Shard
     from torchloom._download import DownloadError, cache_dir, download_file
     from torchloom._interpret import ClassificationInterpretation, Interpretation
     from torchloom._learner import Learner, trainable_params
@@ -373,6 +374,7 @@ _LAZY: dict[str, str] = {
     "rank0_first": "_distributed.env",
     "rank_distrib": "_distributed.env",
     "num_distrib": "_distributed.env",
+    "Shard": "_distributed.sampler",
     "unwrap_model": "_unwrap",
     # portable exports and batch inference
     "load_exported": "_deploy.runtime",
@@ -409,7 +411,7 @@ __all__ = [
     "Pipeline", "PluginConflictError", "PluginError", "PluginInfo", "PluginWarning", "Precision",
     "PredictSummary", "ProgressCallback", "RAdam", "RandTransform", "RandomSplitter", "Recall", "Recorder",
     "ReduceLROnPlateau", "RegexLabeller", "Register", "Registry", "RegressionBlock", "RegressionSetup",
-    "Rule", "SGD", "SaveModel", "SchedCos", "SchedExp", "SchedLin", "SchedNo", "SchedPoly", "ShowTitle",
+    "Rule", "SGD", "SaveModel", "SchedCos", "SchedExp", "SchedLin", "SchedNo", "SchedPoly", "Shard", "ShowTitle",
     "SkipItemException", "Stepper", "TargetError", "TensorBase", "TensorBoardCallback", "TensorCategory",
     "TensorMultiCategory", "TerminateOnNaN", "TfmdLists", "TitledFloat", "TitledInt", "TitledStr",
     "TorchMetric", "TrainEvalCallback", "Transform", "TransformBlock", "TransformError", "TypeDispatch",

@@ -181,8 +181,8 @@ def class_coverage(preds: Tensor, n_classes: int = 10, min_share: float = 0.02) 
     """Share of the ``n_classes`` classes that receive at least ``min_share`` of the predictions
     (``preds``: predicted labels, or logits/probabilities of shape (n, n_classes))."""
     labels = preds.argmax(-1) if preds.ndim == 2 else preds
-    counts = torch.bincount(labels.long().flatten(), minlength=n_classes).float()
-    return float((counts / counts.sum() >= min_share).float().mean())
+    counts = torch.bincount(labels.long().flatten(), minlength=n_classes).double()
+    return float((counts / counts.sum() >= min_share).double().mean())
 
 
 @dataclass

@@ -38,8 +38,12 @@ class TabDataLoader(DataLoader):
 
     Each batch is one ``index_select`` per tensor (categorical codes, continuous values, targets) -- no
     Python work per row -- so ``num_workers`` is not needed and ignored. Shuffling, ``drop_last``, ``seed``,
-    ``device`` and ``after_batch`` behave as in the kernel loader.
+    ``device`` and ``after_batch`` behave as in the kernel loader, and so does rank sharding under
+    ``learn.use("ddp")``: every rank draws the same seeded permutation and gathers its
+    ``DistributedSampler``-style share (training shards padded or cut to equal size, validation not).
     """
+
+    shards_by_rank = True  # under ``learn.use("ddp")`` each rank gathers its shard of the epoch order
 
     def __iter__(self) -> Iterator[Any]:
         ds = self.dataset
@@ -49,17 +53,19 @@ class TabDataLoader(DataLoader):
         n = self.n
         if n == 0:
             raise ValueError("TabDataLoader: there are no rows to load")
-        nb = n // self.bs if self.drop_last else math.ceil(n / self.bs)
-        if nb == 0:
+        if self.shard is None and self.drop_last and n < self.bs:
             raise ValueError(f"TabDataLoader: drop_last=True with bs={self.bs} > {n} rows leaves no batch")
         self._epoch = getattr(self, "_epoch", -1) + 1
-        idxs = torch.as_tensor(self.get_idxs(), dtype=torch.long)
-        if not self.shuffle and len(idxs) == len(ds) and bool((idxs == torch.arange(len(idxs))).all()):
+        # the kernel's epoch order, cut to this rank's shard under DDP (same seeded permutation on every rank)
+        order = self.epoch_indices()
+        m, bs = len(order), self.bs
+        nb = m // bs if self.drop_last else math.ceil(m / bs)
+        idxs: torch.Tensor | None = torch.as_tensor(order, dtype=torch.long)
+        if self.shard is None and not self.shuffle and m == len(ds) and bool((idxs == torch.arange(m)).all()):
             idxs = None  # rows in order: each batch is a slice (a view, no copy)
         dev, ab = self.device, self.after_batch
-        bs = self.bs
         for b in range(nb):
-            batch = ds.batch(slice(b * bs, min((b + 1) * bs, n)) if idxs is None else idxs[b * bs:(b + 1) * bs])
+            batch = ds.batch(slice(b * bs, min((b + 1) * bs, m)) if idxs is None else idxs[b * bs:(b + 1) * bs])
             if dev is not None:
                 batch = to_device(batch, dev)
             yield ab(batch) if ab.fs else batch

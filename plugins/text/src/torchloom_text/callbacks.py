@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from torchloom import Callback
+from torchloom import Callback, unwrap_model
 
 __all__ = ["ModelResetter", "RNNRegularizer", "GradualUnfreeze", "rnn_outputs"]
 
 
 def _reset(model: Any) -> None:
+    model = unwrap_model(model)  # under DDP (or a compiled model) the wrapper has no ``reset``
     if hasattr(model, "reset"):
         model.reset()
 
@@ -31,6 +32,7 @@ class ModelResetter(Callback):
 
 def _encoder(model: Any) -> Any:
     """The module that keeps the last raw/dropped outputs: the LM's AWD-LSTM or the classifier's encoder."""
+    model = unwrap_model(model)  # DDP / compile wrappers hide the encoder
     first = model[0] if hasattr(model, "__getitem__") else model
     return first
 

@@ -2,7 +2,10 @@
 
 ``LMDataLoader`` concatenates the (re-shuffled each epoch) documents into one stream, cuts it into
 ``bs`` rows read ``seq_len`` tokens at a time: row ``r`` of batch ``i+1`` continues row ``r`` of batch
-``i``, so a stateful RNN carries its hidden state across batches. ``SortedDL`` batches classification
+``i``, so a stateful RNN carries its hidden state across batches. Under ``learn.use("ddp")`` with
+``world`` processes the stream is cut into ``bs * world`` rows and each rank reads every ``world``-th
+one (rows ``rank, rank + world, ...``): ``bs`` stays per process, each rank's rows still continue
+batch to batch, and the ranks together see exactly the batches one process with ``bs * world`` would. ``SortedDL`` batches classification
 texts of similar length (sorted, longest first, in validation; random buckets in training) and pads
 each batch at the start (``pad_first``) to a multiple of ``seq_len``, as fastai's ``SortedDL`` + ``Pad_Chunk``.
 """
@@ -60,34 +63,53 @@ class LMDataLoader(DataLoader):
             self.n_batches = math.ceil(self.bl / seq_len)
         super().__init__(dataset, bs=bs, shuffle=shuffle, drop_last=False, **kwargs)
 
+    shards_by_rank = True  # under ``learn.use("ddp")`` each rank reads its own streams (see ``_geometry``)
+
+    def _geometry(self) -> tuple[int, int, int]:
+        """``(streams in all, stream length, batches)``: ``bs`` streams per process, ``bs * world`` under DDP."""
+        if self.shard is None or self._docs is None:
+            return self.bs, self.bl, self.n_batches
+        rows = self.bs * self.shard.world
+        total = int(self._docs.lens.sum())
+        bl = (total - 1) // rows
+        if bl < 1:
+            raise ValueError(f"LMDataLoader: the corpus has {total} tokens, too few for bs={self.bs} streams on "
+                             f"each of {self.shard.world} processes (need at least {rows + 1} tokens)")
+        return rows, bl, math.ceil(bl / self.seq_len)
+
     def __len__(self) -> int:
-        return self.n_batches
+        return self._geometry()[2]
 
     @property
     def n(self) -> int:
         return len(self) * self.bs
 
-    def _stream(self) -> Tensor:
+    def _stream(self, rows: int, bl: int) -> Tensor:
         docs = self._docs.docs
         order = list(range(len(docs)))
         if self.shuffle:
-            if self.seed is not None:
-                random.Random(self.seed + max(self._epoch, 0)).shuffle(order)
+            seed = self.seed if self.seed is not None or self.shard is None else self.shard.seed
+            if seed is not None:  # under DDP every rank must draw the same order
+                random.Random(seed + max(self._epoch, 0)).shuffle(order)
             else:
                 order = torch.randperm(len(docs)).tolist()
         stream = torch.cat([docs[i] for i in order])
-        return stream[:self.bs * self.bl + 1]
+        return stream[:rows * bl + 1]
 
     def __iter__(self) -> Iterator[Any]:
         if self._docs is None:
             raise ValueError("LMDataLoader: the dataset is empty; nothing to load")
+        rows, bl, n_batches = self._geometry()
         self._epoch += 1
-        s = self._stream()
-        x_all = s[:-1].view(self.bs, self.bl)
-        y_all = s[1:].view(self.bs, self.bl)
+        s = self._stream(rows, bl)
+        x_all = s[:-1].view(rows, bl)
+        y_all = s[1:].view(rows, bl)
+        if self.shard is not None:  # rows rank, rank + world, ...: interleaving the ranks' rows gives one
+            # process's batch of bs * world rows (the order the ddp callback gathers predictions in)
+            x_all, y_all = x_all[self.shard.rank::self.shard.world], y_all[self.shard.rank::self.shard.world]
         dev, ab = self.device, self.after_batch
-        for i in range(self.n_batches):
-            sl = slice(i * self.seq_len, min((i + 1) * self.seq_len, self.bl))
+        for i in range(n_batches):
+            sl = slice(i * self.seq_len, min((i + 1) * self.seq_len, bl))
             b = (LMTensorText(x_all[:, sl].contiguous()), TensorText(y_all[:, sl].contiguous()))
             if dev is not None:
                 b = (b[0].to(dev), b[1].to(dev))

@@ -198,6 +198,10 @@ class Tokenizer(Transform):
     def __init__(self, tok: Any = None, rules: list[Callable[[str], str]] | None = None, sep: str = " ",
                  encoding: str = "utf-8") -> None:
         super().__init__()
+        if isinstance(tok, Tokenizer):
+            raise TypeError("tok= takes a base tokenizer such as WordTokenizer() or SubwordTokenizer(...), not a "
+                            "Tokenizer (it would tokenize the special tokens again); pass tok=WordTokenizer() "
+                            "or the Tokenizer's own .tok")
         self.tok = tok if tok is not None else WordTokenizer()
         self.rules = list(DEFAULT_RULES if rules is None else rules)
         self.sep, self.encoding = sep, encoding
