@@ -1,32 +1,24 @@
 """Every Python example in plugins/gan/README.md runs (in order, in one namespace, as a reader would)."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from ganhelp import needs_fashion
 
+from torchloom.testing import code_blocks, run_markdown
+
 README = Path(__file__).resolve().parents[2] / "plugins" / "gan" / "README.md"
 
 
-def python_blocks() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-
-
 def test_readme_has_examples():
-    assert len(python_blocks()) >= 4
+    blocks = code_blocks(README)
+    assert len(blocks) >= 4 and all(b.skip is None for b in blocks)  # every block runs, none marked no-run
 
 
 @needs_fashion
-def test_readme_examples_run(scorer, tmp_path, monkeypatch, capsys):
+def test_readme_examples_run(scorer, tmp_path, capsys):
     import matplotlib
 
     matplotlib.use("Agg")
-    monkeypatch.chdir(tmp_path)  # export() writes into the working directory
-    ns: dict = {}
-    for i, block in enumerate(python_blocks()):
-        try:
-            exec(compile(block, f"README.md block {i}", "exec"), ns)
-        except Exception as e:
-            raise AssertionError(f"README example {i} failed: {type(e).__name__}: {e}\n{block}") from e
+    run_markdown(README, cwd=tmp_path)  # export() writes into the working directory
     assert "Fréchet distance" in capsys.readouterr().out

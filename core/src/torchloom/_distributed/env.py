@@ -11,6 +11,7 @@ import atexit
 import contextlib
 import datetime
 import os
+import sys
 from collections.abc import Iterator
 
 import torch
@@ -96,7 +97,17 @@ def rank0_first() -> Iterator[None]:
 
 
 def _destroy() -> None:
+    """At interpreter exit: meet the other ranks, then tear the group down.
+
+    Without the barrier a rank that finishes first destroys its group while a peer's gloo threads
+    still talk to it, and the peer can abort ("terminate called without an active exception").
+    After an uncaught exception the barrier is skipped: the peers may never reach it, and torchrun
+    stops them anyway.
+    """
     if dist.is_available() and dist.is_initialized():
+        with contextlib.suppress(Exception):
+            if getattr(sys, "last_value", None) is None and dist.get_world_size() > 1:
+                barrier()
         with contextlib.suppress(Exception):
             dist.destroy_process_group()
 
