@@ -93,25 +93,6 @@ def _dynamic_axes(entry: Any, xs: tuple[torch.Tensor, ...]) -> list[dict[int, An
     return [{0: batch, **{int(a): dims[n] for a, n in extra.items() if int(a) < x.ndim}} for x in xs]
 
 
-@contextlib.contextmanager
-def _rnn_loops(dynamic_seq: bool) -> Any:
-    """With a variable sequence axis, trace ``nn.LSTM``/``nn.GRU`` as a loop (torch's own while-loop
-    decomposition, which ONNX exports as ``Loop``) instead of unrolling them over the example's length."""
-    if not dynamic_seq:
-        yield
-        return
-    try:
-        from torch.export._patches import (
-            register_gru_while_loop_decomposition,
-            register_lstm_while_loop_decomposition,
-        )
-    except ImportError:  # an older torch: recurrent layers then fix the sequence length
-        yield
-        return
-    with register_lstm_while_loop_decomposition(), register_gru_while_loop_decomposition():
-        yield
-
-
 def _save_atomic(path: Path, write: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
     try:
@@ -143,7 +124,7 @@ def export_portable(learn: Any, fname: str | os.PathLike, format: str) -> Path:
     model = copy.deepcopy(learn.model).cpu().eval().to(memory_format=torch.contiguous_format)
     wrapper = _WithActivation(model, getattr(learn.loss_func, "activation", None)).eval()
     dyn = _dynamic_axes(entry, xs)
-    with torch.no_grad(), _rnn_loops(any(len(d) > 1 for d in dyn)):
+    with torch.no_grad():
         ep = torch.export.export(wrapper, xs, dynamic_shapes=(tuple(dyn),))
     if format == "torch.export":
         _save_atomic(path, lambda p: torch.export.save(ep, p))

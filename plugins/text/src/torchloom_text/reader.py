@@ -10,6 +10,7 @@ variable; the exported model reads each text as if it were alone, whatever the p
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,14 @@ from .tokenize import Tokenizer, read_text_file
 __all__ = ["TextReader"]
 
 _RULES = {name: getattr(_rules, name) for name in _rules.__all__ if callable(getattr(_rules, name))}
+_FLAGS = ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"), (re.VERBOSE, "x"), (re.ASCII, "a"))
+
+
+def portable_pattern(pattern: re.Pattern[str]) -> str:
+    """The regular expression with its flags inline (``(?x)...``): ``re.compile`` of the string alone, in
+    any process, gives the same tokenizer."""
+    letters = "".join(c for f, c in _FLAGS if pattern.flags & f)
+    return f"(?{letters}){pattern.pattern}" if letters else pattern.pattern
 
 
 def _text_tfms(dls: Any) -> tuple[Tokenizer, Numericalize] | None:
@@ -67,7 +76,8 @@ class TextReader:
                                  f"rules of torchloom_text.rules ({', '.join(_RULES)})")
             names.append(name)
         dl = dls.valid
-        return {"rules": names, "tokenizer": {"kind": "word", "pattern": tok.tok.pattern.pattern},
+        return {"rules": names, "fix_html": [list(p) for p in _rules._HTML] if "fix_html" in names else None,
+                "tokenizer": {"kind": "word", "pattern": portable_pattern(tok.tok.pattern)},
                 "encoding": tok.encoding, "vocab": list(num.vocab or []), "pad_idx": int(dl.pad_idx),
                 "pad_first": bool(dl.pad_first), "seq_len": int(dl.seq_len), "layout": "NS"}
 

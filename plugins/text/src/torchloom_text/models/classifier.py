@@ -88,10 +88,15 @@ def _pad_rows(t: Tensor, bs: int) -> Tensor:
     return torch.cat([t, t.new_zeros(bs - t.shape[0], *t.shape[1:])])
 
 
-def masked_concat_pool(output: Tensor, mask: Tensor, bptt: int) -> Tensor:
-    """``[last, max, mean]`` of the non-padding outputs of each sequence (padding is at the start)."""
-    last_lens = mask[:, -bptt:].long().sum(dim=1)
-    last = output[torch.arange(0, output.size(0), device=output.device), -last_lens - 1]
+def masked_concat_pool(output: Tensor, mask: Tensor, bptt: int | None = None) -> Tensor:
+    """``[last, max, mean]`` of the non-padding outputs of each sequence.
+
+    ``last`` is the output at the last position that is not padding, wherever the padding is (fastai
+    counts the padding in the last ``bptt`` positions instead, which picks a wrong position when the
+    batch's length is not a whole number of chunks). ``bptt`` is accepted for fastai's signature."""
+    pos = torch.arange(output.shape[1], device=output.device)
+    last_pos = torch.where(mask, -1, pos[None]).amax(dim=1)
+    last = output[torch.arange(output.shape[0], device=output.device), last_pos]
     return torch.cat([last, *_max_avg_pool(output, mask)], 1)
 
 
@@ -122,10 +127,7 @@ class PoolingLinearClassifier(nn.Module):
 
     def forward(self, inp: tuple[Tensor, Tensor]) -> Tensor:
         out, mask = inp
-        if torch.compiler.is_exporting():  # SentenceEncoder.forward_export puts every text's last token last
-            x = self.layers(torch.cat([out[:, -1], *_max_avg_pool(out, mask)], 1))
-        else:
-            x = self.layers(masked_concat_pool(out, mask, self.bptt))
+        x = self.layers(masked_concat_pool(out, mask, self.bptt))
         if self.y_range is not None:
             lo, hi = self.y_range
             x = torch.sigmoid(x) * (hi - lo) + lo
