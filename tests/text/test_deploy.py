@@ -7,6 +7,7 @@ import csv
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,7 +112,7 @@ def test_torchloom_predict_csv_column_matches_learn_predict(exports, learn, text
         w.writerow(["id", "text"])
         w.writerows([i, t] for i, t in enumerate(texts[:12]))
     out = tmp_path / "preds.csv"
-    r = subprocess.run([sys.executable, "-m", "torchloom", "predict", str(exports["onnx"]), str(src), "--column",
+    r = subprocess.run([str(Path(sys.executable).with_name("torchloom")), "predict", str(exports["onnx"]), str(src), "--column",
                         "text", "--out", str(out), "--batch-size", "5", "--no-progress"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
