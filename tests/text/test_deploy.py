@@ -49,12 +49,13 @@ def exports(learn, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def texts(split_df):
-    """40 raw validation snippets of very different lengths, and one long text made of six of them (several
-    BPTT chunks, so a batch pads the others by whole chunks)."""
+    """40 raw validation snippets of very different lengths, one long text made of 18 of them (several BPTT
+    chunks, so a batch pads the others by whole chunks) and one longer than the classifier's ``max_len``
+    (1440 tokens: its first chunks only set the state)."""
     valid = split_df[split_df.is_valid].text.tolist()
     by_len = sorted(valid, key=len)
     picked = [by_len[i] for i in np.linspace(0, len(by_len) - 1, 40).astype(int)]
-    return picked + [" ".join(valid[:6] * 3)]
+    return picked + [" ".join(valid[:18]), " ".join(valid[:80])]
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +84,7 @@ def test_onnx_runtime_gives_the_learners_probabilities_at_any_batch_size(exports
             out = sess.run(None, {"input": x})[0]
             np.testing.assert_allclose(out, learner_probs[start:start + bs], atol=1e-5)
     (x,) = reader.collate([(a,) for a in ids])
-    assert x.shape[1] > 2 * 72 and (x == pre["pad_idx"]).any()  # padded, first in whole chunks
+    assert x.shape[1] > 1440 and (x == pre["pad_idx"]).any()  # padded, first in whole chunks
 
 
 def test_torch_export_program_gives_the_learners_probabilities(exports, texts, learner_probs):
