@@ -142,3 +142,22 @@ def test_txt_files_are_read_and_a_non_utf8_file_is_named(exports, learn, texts, 
     assert not (tmp_path / "none.csv").exists()  # nothing half-written
     s = predict_files(exports["torch.export"], [folder], out=out, on_error="skip", progress=False)
     assert s.n_predicted == 3 and [f for f, _ in s.failed] == [str(bad)]
+
+
+def test_torchloom_predict_reads_the_default_safetensors_export(learn, texts, learner_probs, tmp_path):
+    """The default export needs no extra: the learner is rebuilt and fed by the same text reader."""
+    path = learn.export(tmp_path / "reviews")
+    assert path.suffix == ".safetensors"
+    model = load_exported(path)
+    reader = model.reader()
+    (x,) = reader.collate([(reader(t),) for t in texts])
+    np.testing.assert_allclose(model(x)[0], learner_probs, atol=1e-5)
+    src = tmp_path / "texts.csv"
+    with open(src, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([["text"], *([t] for t in texts[:12])])
+    out = tmp_path / "preds.csv"
+    s = predict_files(path, [src], out=out, column="text", batch_size=5, probs=True, progress=False)
+    assert s.n_predicted == 12
+    rows = list(csv.DictReader(open(out, encoding="utf-8")))
+    assert [r["prediction"] for r in rows] == [learn.predict(t)[0] for t in texts[:12]]
+    np.testing.assert_allclose([[float(r["fresh"]), float(r["rotten"])] for r in rows], learner_probs[:12], atol=1e-5)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import rules as _rules
-from .loaders import SortedDL
+from .loaders import PadInputChunk, SortedDL
 from .numericalize import Numericalize
 from .tok import WordTokenizer
 from .tokenize import Tokenizer, read_text_file
@@ -45,6 +45,17 @@ def _text_tfms(dls: Any) -> tuple[Tokenizer, Numericalize] | None:
     return (tok, num) if tok is not None and num is not None else None
 
 
+def _padding(dl: Any) -> tuple[int, bool, int] | None:
+    """(pad_idx, pad_first, seq_len) of a classifier's loader: a ``SortedDL``, or the plain loader that
+    ``load_learner`` rebuilds with ``PadInputChunk`` before batching; None for other loaders."""
+    if isinstance(dl, SortedDL):
+        return dl.pad_idx, dl.pad_first, dl.seq_len
+    for t in getattr(getattr(dl, "before_batch", None), "fs", ()):
+        if isinstance(t, PadInputChunk):
+            return t.pad_idx, t.pad_first, t.seq_len
+    return None
+
+
 class TextReader:
     """Raw text -> int64 token ids, tokenized and numericalized as the validation data of the exported learner.
 
@@ -59,10 +70,9 @@ class TextReader:
     @classmethod
     def describe(cls, dls: Any) -> dict[str, Any] | None:
         """The tokenization of text-classifier ``dls`` (``SortedDL`` batches); ``None`` for other data."""
-        if not isinstance(getattr(dls, "valid", None), SortedDL):
-            return None
+        pad = _padding(getattr(dls, "valid", None))
         tfms = _text_tfms(dls)
-        if tfms is None:
+        if pad is None or tfms is None:
             return None
         tok, num = tfms
         if not isinstance(tok.tok, WordTokenizer):
@@ -75,11 +85,11 @@ class TextReader:
                 raise ValueError(f"the text rule {name} has no portable description; the text reader knows the "
                                  f"rules of torchloom_text.rules ({', '.join(_RULES)})")
             names.append(name)
-        dl = dls.valid
+        pad_idx, pad_first, seq_len = pad
         return {"rules": names, "fix_html": [list(p) for p in _rules._HTML] if "fix_html" in names else None,
                 "tokenizer": {"kind": "word", "pattern": portable_pattern(tok.tok.pattern)},
-                "encoding": tok.encoding, "vocab": list(num.vocab or []), "pad_idx": int(dl.pad_idx),
-                "pad_first": bool(dl.pad_first), "seq_len": int(dl.seq_len), "layout": "NS"}
+                "encoding": tok.encoding, "vocab": list(num.vocab or []), "pad_idx": int(pad_idx),
+                "pad_first": bool(pad_first), "seq_len": int(seq_len), "layout": "NS"}
 
     def __init__(self, preprocess: dict[str, Any]) -> None:
         unknown = [n for n in preprocess.get("rules", ()) if n not in _RULES]

@@ -174,6 +174,9 @@ def lstm_loop(lstm: nn.LSTM, x: Tensor) -> Tensor:
     ``torch.while_loop`` over the time steps: traced once whatever the sequence length (ONNX ``Loop``)."""
     if lstm.num_layers != 1 or lstm.bidirectional or lstm.proj_size or not lstm.batch_first:
         raise ValueError("lstm_loop: needs a one-layer, one-way, batch_first LSTM without projection")
+    if not hasattr(torch, "while_loop"):
+        raise RuntimeError(f"exporting the LSTM with a variable sequence length needs torch.while_loop (torch>=2.14); "
+                           f"this is torch {torch.__version__}")
     w_hh = lstm.weight_hh_l0
     bias = lstm.bias_ih_l0 + lstm.bias_hh_l0 if lstm.bias else None
     steps = F.linear(x, lstm.weight_ih_l0, bias).transpose(0, 1).contiguous()  # (seq, bs, 4 * n_hid)
