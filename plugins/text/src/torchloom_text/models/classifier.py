@@ -39,13 +39,17 @@ class SentenceEncoder(nn.Module):
         lasts: list[Tensor] = []
         for i in range(0, sl, self.bptt):
             chunk = inp[:, i:min(i + self.bptt, sl)]
-            # padding comes first, in whole chunks, and rows are sorted by decreasing length: feed only the
-            # rows whose text has started (the others keep a zero state), as fastai does
+            # padding comes first, in whole chunks; with rows sorted by decreasing length (SortedDL) feed only
+            # the rows whose text has started (the others keep a zero state), as fastai does
             started = ~mask[:, i]
             real_bs = int(started.sum())
-            if 0 < real_bs < bs and bool(started[:real_bs].all()):
+            prefix = 0 < real_bs < bs and bool(started[:real_bs].all())
+            if prefix:
                 chunk = chunk[:real_bs]
             o = self.module(chunk)
+            if real_bs < bs and not prefix:  # rows in any order: those still in their padding restart from zero
+                on = started.to(o.dtype)[None, :, None]
+                self.module.hidden = [(h * on, c * on) for h, c in self.module.hidden]
             if self.max_len is None or sl - i <= self.max_len:
                 outs.append(_pad_rows(o, bs))
                 masks.append(mask[:, i:min(i + self.bptt, sl)])
