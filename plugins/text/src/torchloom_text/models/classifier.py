@@ -60,7 +60,6 @@ class SentenceEncoder(nn.Module):
             self.raw_out, self.out = torch.cat(raws, dim=1), torch.cat(lasts, dim=1)
         return torch.cat(outs, dim=1), torch.cat(masks, dim=1)
 
-
     def forward_export(self, inp: Tensor) -> tuple[Tensor, Tensor]:
         """The eval-mode forward ``torch.export`` traces: each row's text (between its leading and trailing
         padding) is read from a zero state in one pass, and its outputs are laid out at the end of the row
