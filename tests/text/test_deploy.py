@@ -85,6 +85,10 @@ def test_onnx_runtime_gives_the_learners_probabilities_at_any_batch_size(exports
             np.testing.assert_allclose(out, learner_probs[start:start + bs], atol=1e-5)
     (x,) = reader.collate([(a,) for a in ids])
     assert x.shape[1] > 1440 and (x == pre["pad_idx"]).any()  # padded, first in whole chunks
+    import onnx
+
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert "Loop" in ops and "LSTM" not in ops  # one loop over time, not unrolled over the example's length
 
 
 def test_torch_export_program_gives_the_learners_probabilities(exports, texts, learner_probs):
