@@ -1,6 +1,7 @@
 """Portable exports of a trained text classifier: ONNX Runtime and torch.export give the learner's
 probabilities on real validation texts at any batch size and padding; `torchloom predict` streams a CSV
-column or .txt files to a CSV that matches `learn.predict`; an unreadable file is named."""
+column or .txt files to a CSV that matches `learn.predict` (from the ONNX, .pt2 or default .safetensors export);
+an unreadable file is named."""
 from __future__ import annotations
 
 import csv

@@ -2,8 +2,8 @@
 JSON (``describe``) and as a function from a raw string (a ``.txt`` file or a CSV cell) to token ids.
 
 ``torchloom predict`` finds it by its registered name ``text_reader``. The JSON holds what a consumer
-without torchloom needs: the names of the rules (in order), the word tokenizer's regular expression, the
-vocabulary (a list of tokens, index = id), the padding id and the chunk length of the padding. Batches
+without torchloom needs: the names of the rules (in order), ``fix_html``'s replacements, the word tokenizer's
+regular expression (flags inline), the vocabulary (a list of tokens, index = id), the padding id and the chunk length of the padding. Batches
 are padded first, as the classifier's ``SortedDL`` pads them, and the export keeps the sequence axis
 variable; the exported model reads each text as if it were alone, whatever the padding.
 """
