@@ -7,19 +7,21 @@ DataLoaders), and its outputs go through the loss function's activation, as ``ge
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from torchloom._deploy.runtime import ExportedModel
 from torchloom._deploy.spec import InvalidExportError
 
-__all__ = ["load_safetensors_export"]
+__all__ = ["open_safetensors_export"]
 
 
-def load_safetensors_export(path: str | os.PathLike) -> ExportedModel:
-    """``learn.export()``'s file as an ``ExportedModel`` (probabilities out, the data's reader in)."""
+def open_safetensors_export(path: str | os.PathLike
+                            ) -> tuple[dict[str, Any], Callable[[tuple[np.ndarray, ...]], list[np.ndarray]], list[str]]:
+    """``learn.export()``'s file as what ``ExportedModel`` wraps: its description (output decoding, classes,
+    the data's reader), a function from input arrays to output arrays (probabilities) and the input names."""
     import torch
 
     from torchloom._deploy.export import _classes, _output_info, _WithActivation
@@ -50,4 +52,4 @@ def load_safetensors_export(path: str | os.PathLike) -> ExportedModel:
         outs = out if isinstance(out, (tuple, list)) else (out,)
         return [torch.as_tensor(o).detach().cpu().numpy() for o in outs]
 
-    return ExportedModel(path, spec, run, names)
+    return spec, run, names
