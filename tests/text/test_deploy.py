@@ -37,7 +37,7 @@ def learn(split_df, tmp_path_factory):
                                   n_workers=1, device="cpu")
     learn = text_classifier_learner(dls, config=dict(emb_sz=32, n_hid=48, n_layers=2), drop_mult=0.5,
                                     path=tmp_path_factory.mktemp("clf"), progress=False)
-    learn.fine_tune(2, 1e-2)
+    learn.fine_tune(1, 1e-2)
     return learn
 
 
