@@ -28,7 +28,8 @@ from torch import nn
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITES = [  # (name, pytest arguments): the tests that exercise CUDA, plus the 2-process DDP tests
-    ("kernel accelerator (CUDA)", ["tests/kernel/accel"]),
+    ("kernel accelerator (CUDA; DDP on CUDA with gloo, and with NCCL given 2 GPUs)",
+     ["tests/kernel/accel", "tests/kernel/callbacks/test_compile.py", "tests/kernel/data/test_loader_cache.py"]),
     ("kernel DDP (2 ranks, gloo/CPU)", ["tests/kernel/distributed"]),
     ("vision augmentation on device", ["tests/vision/test_augment_geometry.py"]),
     ("fp16/bf16 plugin", ["tests/fp16"]),
@@ -41,6 +42,9 @@ def run_suites(timeout: float) -> list[dict[str, Any]]:
     except ImportError:
         return run_suites_without_pytest()
     rows = []
+    n_gpu = torch.cuda.device_count()
+    nccl = "runs" if n_gpu >= 2 else "is skipped: NCCL needs one GPU per rank, 2 GPUs"
+    print(f"[tests] {n_gpu} GPU(s): the NCCL DDP test {nccl}", flush=True)
     for name, args in SUITES:
         if not all((ROOT / a).exists() for a in args):
             rows.append({"suite": name, "result": "missing", "seconds": 0.0})
@@ -65,6 +69,7 @@ def run_suites(timeout: float) -> list[dict[str, Any]]:
 def run_suites_without_pytest() -> list[dict[str, Any]]:
     """No pytest on this machine: run the kernel's CUDA tests with the stand-in runner, report the rest."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    sys.path.insert(0, str(ROOT))  # as pytest's ``pythonpath``: helpers import as ``tests.<folder>.<module>``
     from _minitest import install_stub, run_file
 
     install_stub()

@@ -62,8 +62,8 @@ def main() -> None:
         warnings.simplefilter("always")
         learn.fit(1)
     print("NaN warning:", [str(w.message)[:80] for w in caught if "became" in str(w.message)])
-    sys.path.insert(0, "tests/security")
-    from sechelpers import make_learner
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: tests.security
+    from tests.security.helpers import make_learner
 
     exported = make_learner(Path(tempfile.mkdtemp())).export()
     print("load_learner(cpu=False) ->", next(load_learner(exported, cpu=False).model.parameters()).device)

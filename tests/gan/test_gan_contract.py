@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import numpy as np
-from ganhelp import tiny_models
 from torchloom_gan import GANLoss, GANModule, gan_dataloaders, wgan_crit_loss, wgan_gen_loss
 
+from tests.gan.helpers import tiny_models
 from torchloom import Learner
 from torchloom.testing import CallbackContract
 

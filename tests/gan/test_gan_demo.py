@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from ganhelp import needs_fashion
+from tests.gan.helpers import needs_fashion
 
 pytestmark = needs_fashion
 

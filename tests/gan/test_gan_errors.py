@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from ganhelp import needs_fashion, tiny_models
 from torch import nn
 from torchloom_gan import (
     FixedGANSwitcher,
@@ -18,6 +17,7 @@ from torchloom_gan import (
     wgan_gen_loss,
 )
 
+from tests.gan.helpers import needs_fashion, tiny_models
 from torchloom import DataLoader, DataLoaders, Learner, PluginConflictError
 
 

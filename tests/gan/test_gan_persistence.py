@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from ganhelp import needs_fashion, tiny_models
 from torchloom_gan import (
     FixedGANSwitcher,
     GANDiscriminativeLR,
@@ -13,6 +12,7 @@ from torchloom_gan import (
     sample,
 )
 
+from tests.gan.helpers import needs_fashion, tiny_models
 from torchloom import Callback, Checkpoint, load_learner
 
 pytestmark = needs_fashion

@@ -11,10 +11,10 @@ from functools import partial
 
 import pytest
 import torch
-from ganhelp import needs_fashion, tiny_models
 from torch import nn
 from torchloom_gan import GANLearner, bce_crit_loss, fashion_gan_dls, sample
 
+from tests.gan.helpers import needs_fashion, tiny_models
 from torchloom import Adam
 
 pytestmark = [needs_fashion, pytest.mark.slow]

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ganhelp import needs_fashion
-
+from tests.gan.helpers import needs_fashion
 from torchloom.testing import code_blocks, run_markdown
 
 README = Path(__file__).resolve().parents[2] / "plugins" / "gan" / "README.md"

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from ganhelp import needs_fashion, tiny_models
 from torchloom_gan import (
     AdaptiveGANSwitcher,
     FixedGANSwitcher,
@@ -17,6 +16,7 @@ from torchloom_gan import (
     wgan_gen_loss,
 )
 
+from tests.gan.helpers import needs_fashion, tiny_models
 from torchloom import Callback, Learner
 
 pytestmark = needs_fashion

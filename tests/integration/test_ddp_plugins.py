@@ -15,9 +15,8 @@ JOB_DIR = Path(__file__).resolve().parents[1] / "kernel" / "distributed"
 @pytest.mark.parametrize("plugins", ["bf16,ema"])
 def test_ddp_with_bf16_and_ema_matches_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                    plugins: str) -> None:
-    monkeypatch.syspath_prepend(str(JOB_DIR))
     monkeypatch.setenv("DDP_JOB_USE", plugins)
-    import ddp_job
+    from tests.kernel.distributed import ddp_job
 
     single = ddp_job.run(tmp_path / "single", "plugins")
     assert single["plugins"] == ["bf16", "ema"]

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakedist import Site
 
+from tests.kernel.fakedist import Site
 from torchloom._plugins import Registry, get_registry, reset_registry
 
 

@@ -33,6 +33,7 @@ LAYERS: list[tuple[str, list[str]]] = [
                   "callbacks._compile", "_distributed.sync", "_distributed.ddp", "callbacks._notebook",
                   "callbacks._logger", "callbacks._csv_logger", "callbacks._tensorboard"]),
     ("learner", ["_summary", "_learner", "_learner_cbs", "_learner_use", "_learner_infer", "_learner_fit",
+                 "_learner_guard", "_learner_opt", "_learner_quiet",
                  "_persist.learner_io", "_tta", "_deploy.spec", "_deploy.readers", "_deploy.export"]),
     ("features", ["_interpret", "testing._markdown", "_persist.load_learner", "testing._events", "testing._synth", "testing._contract",
                   "testing._discovery", "testing", "_cli", "_newplugin", "_deploy", "_deploy.pt2check",

@@ -12,8 +12,8 @@ import pytest
 from safetensors import safe_open
 from safetensors.torch import load_file as st_load
 from safetensors.torch import save_file as st_save
-from sechelpers import make_export
 
+from tests.security.helpers import make_export
 from torchloom import TargetError, load_learner
 from torchloom._persist.learner_io import MissingPluginError
 from torchloom._persist.safe import (

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 import torch
-from sechelpers import make_export, make_learner, tamper, write_marker_free
 
+from tests.security.helpers import make_export, make_learner, tamper, write_marker_free
 from torchloom import TargetError, load_learner
 from torchloom._persist.learner_io import MissingPluginError
 from torchloom._persist.safe import BadFileError, UnsafeFileError, load_file
@@ -75,7 +75,7 @@ def test_loss_config_must_fit_the_loss_signature(good, tmp_path):
     ("torch:os.system", {}, "attribute paths"),
     ("torchvision.models.resnet:torch.os.abort", {}, "attribute paths"),
     ("torch.nn.functional:relu", {}, "refusing"),
-    ("sechelpers:mlp.__globals__", {}, "refusing"),
+    ("tests.security.helpers:mlp.__globals__", {}, "refusing"),
     ("../../etc:passwd", {}, "refusing"),
 ])
 def test_hostile_model_factories(good, tmp_path, monkeypatch, factory, kwargs, match):

@@ -6,8 +6,8 @@ import warnings
 
 import pytest
 import torch
-from sechelpers import make_learner, mlp, real_dls
 
+from tests.security.helpers import make_learner, mlp, real_dls
 from torchloom import Callback, CrossEntropyLossFlat, Learner
 from torchloom.callbacks._guards import NonFiniteLossWarning
 from torchloom.testing import SynthDataLoaders, synth_learner

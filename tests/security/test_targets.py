@@ -6,10 +6,10 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
-from sechelpers import write_marker_free
 from torch import nn
 
 import torchloom
+from tests.security.helpers import write_marker_free
 from torchloom import Allow, TargetError, exportable_loss, import_target, model_factory, target_of
 from torchloom._targets import (
     GETTER,

@@ -103,3 +103,27 @@ def test_unet_segments_the_derived_masks(tmp_path):
     fig = show_results(learn, max_n=2)
     assert [ax.get_title() for ax in fig.axes[:2]] == ["target", "prediction"]
     fig.savefig(tmp_path / "seg_results.png")
+
+
+def _conv_weights(model: torch.nn.Module) -> list[torch.Tensor]:
+    return [p for p in model.parameters() if p.ndim == 4]
+
+
+@pytest.mark.slow
+def test_channels_last_by_default_and_weights_load_into_either_layout(trained, tmp_path):
+    """channels_last (faster convolutions on CPU and GPU) is the default; the saved weights do not depend
+    on the layout, so they load into a contiguous learner (``channels_last=False``) with the same outputs."""
+    convs = _conv_weights(trained.model)  # (1x1 kernels and 1-channel inputs fit both layouts)
+    assert all(p.is_contiguous(memory_format=torch.channels_last) for p in convs)
+    assert sum(not p.is_contiguous() for p in convs) >= 5
+    trained.path = tmp_path
+    trained.save("cl")
+    plain = vision_learner(trained.dls, SmallResNet, metrics=accuracy, progress=False, channels_last=False,
+                           path=tmp_path)
+    plain.load("cl")
+    convs = _conv_weights(plain.model)  # loading keeps the learner's layout
+    assert all(p.is_contiguous() for p in convs)
+    assert sum(not p.is_contiguous(memory_format=torch.channels_last) for p in convs) >= 5
+    p_cl, _ = trained.get_preds()
+    p_plain, _ = plain.get_preds()
+    torch.testing.assert_close(p_plain, p_cl, rtol=1e-4, atol=1e-5)

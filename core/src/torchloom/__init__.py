@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from torchloom._distributed.ddp import DistributedTrainer
     from torchloom._distributed.env import is_main_process, num_distrib, rank0_first, rank_distrib
     from torchloom._distributed.sampler import Shard
-    from torchloom._download import DownloadError, cache_dir, download_file
+    from torchloom._download import DownloadError, cache_dir, download_file, sha256_file
     from torchloom._interpret import ClassificationInterpretation, Interpretation
     from torchloom._learner import Learner, trainable_params
     from torchloom._learner_use import PluginConflictError
@@ -174,7 +174,16 @@ if TYPE_CHECKING:
         RegressionSetup,
     )
     from torchloom.optim._fused import FusedAdamW
-    from torchloom.optim._optimizer import SGD, Adam, AdamW, Lookahead, Optimizer, RAdam, ranger
+    from torchloom.optim._optimizer import (
+        SGD,
+        Adam,
+        AdamW,
+        Lookahead,
+        Optimizer,
+        RAdam,
+        hyper_per_group,
+        ranger,
+    )
     from torchloom.optim._steppers import (
         Stepper,
         adam_step,
@@ -211,6 +220,7 @@ _LAZY: dict[str, str] = {
     "lazy_exports": "_lazy",
     "download_file": "_download",
     "cache_dir": "_download",
+    "sha256_file": "_download",
     "DownloadError": "_download",
     # typed tensors, dispatch, transforms
     "TensorBase": "_tensors",
@@ -340,6 +350,7 @@ _LAZY: dict[str, str] = {
     "RAdam": "optim._optimizer",
     "Lookahead": "optim._optimizer",
     "ranger": "optim._optimizer",
+    "hyper_per_group": "optim._optimizer",
     "OptimWrapper": "optim._wrapper",
     "Stepper": "optim._steppers",
     "sgd_step": "optim._steppers",
@@ -419,10 +430,10 @@ __all__ = [
     "accuracy_multi", "adam_step", "atomic_write", "average_grad", "average_sqr_grad", "bind_stepper",
     "cache_dir", "callback", "collate", "combine_scheds", "combined_cos", "debias", "default_device",
     "download_file", "error_rate", "event", "exportable_loss", "get_files", "get_image_files",
-    "get_registry", "get_text_files", "hookimpl", "hookspec", "import_target", "is_main_process", "l2_reg",
+    "get_registry", "get_text_files", "hookimpl", "hookspec", "hyper_per_group", "import_target", "is_main_process", "l2_reg",
     "lazy_exports", "list_datasets", "load_dataset", "load_exported", "load_learner", "mae",
     "model_factory", "momentum_step", "mse", "num_distrib", "parent_label", "predict_files", "radam_step",
-    "ranger", "rank0_first", "rank_distrib", "retain_type", "retain_types", "rmse", "sgd_step",
+    "ranger", "rank0_first", "rank_distrib", "retain_type", "retain_types", "rmse", "sgd_step", "sha256_file",
     "show_image", "show_title", "step_stat", "subplots", "target_of", "to_device", "to_plain",
     "top_k_accuracy", "trainable_params", "unwrap_model", "weight_decay",
 ]

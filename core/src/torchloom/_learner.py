@@ -1,16 +1,11 @@
-"""The hook-only Learner: the loop runs forward, loss, backward, step, zero_grad and fires events.
-
-Everything else (train/eval switching, recording, progress, schedules, mixup, fp16...) is a callback.
-Beyond fastai: a guaranteed ``cleanup_fit`` event and state restoration when an exception escapes a
-fit, real ``before``/``after`` ordering, per-callback error policy, and ``learn.use(name)`` over the
-plugin registry. Event dispatch uses per-event lists of bound methods rebuilt only when the
-callbacks change, so the per-batch cost is a few list walks.
+"""The hook-only Learner: the loop runs forward, loss, backward, step, zero_grad and fires events;
+everything else is a callback. Dispatch walks per-event lists of bound methods, rebuilt only when
+the callbacks change. The rest of the Learner's methods live in ``_learner_*`` modules.
 """
 from __future__ import annotations
 
-import contextlib
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +16,16 @@ import torchloom._deploy.export as _dexport
 import torchloom._learner_cbs as _cbs
 import torchloom._learner_fit as _fit
 import torchloom._learner_infer as _infer
+import torchloom._learner_opt as _opt
+import torchloom._learner_quiet as _quiet
 import torchloom._learner_use as _use
 import torchloom._persist.learner_io as _io
+import torchloom._summary as _summary
 import torchloom._tta as _tta
-from torchloom._metrics import mk_metric
+from torchloom._learner_guard import Snapshot as _Snapshot
+from torchloom._learner_guard import annotate as _annotate
+from torchloom._losses import loss_func_from_data
+from torchloom._metrics import mk_metrics
 from torchloom._tensors import batch_to_device, same_device
 from torchloom.callbacks._base import (
     EVENTS,
@@ -38,11 +39,8 @@ from torchloom.callbacks._base import (
     CancelStepException,
     CancelTrainException,
     CancelValidException,
-    noop,
     sort_callbacks,
 )
-from torchloom.optim._optimizer import set_norm_bias_flags
-from torchloom.optim._wrapper import OptimWrapper
 
 __all__ = ["Learner", "trainable_params"]
 
@@ -50,31 +48,6 @@ __all__ = ["Learner", "trainable_params"]
 def trainable_params(m: nn.Module) -> list[nn.Parameter]:
     """The default splitter: one parameter group with every parameter that requires grad."""
     return [p for p in m.parameters() if p.requires_grad]
-
-
-def _annotate(e: BaseException, where: str) -> None:
-    """Add one note saying where an exception happened (only the innermost place is recorded)."""
-    if getattr(e, "_torchloom_where", None) is None:
-        try:
-            e._torchloom_where = where  # type: ignore[attr-defined]
-        except AttributeError:  # some C exceptions refuse new attributes
-            pass
-        e.add_note(f"torchloom: raised {where}")
-
-
-class _Snapshot:
-    """What a fit must give back if an exception escapes it."""
-
-    def __init__(self, learn: Learner) -> None:
-        self.loss_func, self.model, self.opt = learn.loss_func, learn.model, learn.opt
-        self.training, self.logger = learn.training, learn.logger
-        self.modes = [(m, m.training) for m in learn.model.modules()] if isinstance(learn.model, nn.Module) else []
-
-    def restore(self, learn: Learner) -> None:
-        learn.loss_func, learn.model, learn.opt = self.loss_func, self.model, self.opt
-        learn.training, learn.logger = self.training, self.logger
-        for m, mode in self.modes:
-            m.training = mode
 
 
 class Learner:
@@ -93,12 +66,8 @@ class Learner:
                  wd_bn_bias: bool = False, train_bn: bool = True, moms: tuple[float, ...] = (0.95, 0.85, 0.95),
                  default_cbs: bool = True, use: Iterable[Any] | None = None,
                  model_spec: dict[str, Any] | None = None, progress: bool = True) -> None:
-        if loss_func is None:
-            loss_func = getattr(getattr(dls, "train_ds", None), "loss_func", None) or getattr(dls, "loss_func", None)
-            if loss_func is None:
-                raise ValueError("Learner(loss_func=None): the data does not provide a default loss function "
-                                 "(dls.train_ds.loss_func); pass loss_func=..., e.g. CrossEntropyLossFlat()")
-        self.dls, self.model, self.loss_func = dls, model, loss_func
+        self.dls, self.model = dls, model
+        self.loss_func = loss_func_from_data(dls) if loss_func is None else loss_func
         self.opt_func, self.lr, self.splitter = opt_func, lr, splitter
         self.path, self.model_dir = Path(path), Path(model_dir)
         self.wd, self.wd_bn_bias, self.train_bn, self.moms = wd, wd_bn_bias, train_bn, moms
@@ -134,9 +103,7 @@ class Learner:
         if default_cbs:
             _use.add_defaults(self, progress)
         self.add_cbs(cbs)
-        for spec in use or ():
-            name, kwargs = (spec, {}) if isinstance(spec, str) else (spec[0], dict(spec[1]))
-            self.use(name, **kwargs)
+        _use.use_specs(self, use)
         self("after_create")
 
     @property
@@ -157,11 +124,7 @@ class Learner:
 
     @metrics.setter
     def metrics(self, value: Any) -> None:
-        if value is None:
-            value = []
-        elif not isinstance(value, (list, tuple)):
-            value = [value]
-        self._metrics = [mk_metric(m) for m in value]
+        self._metrics = mk_metrics(value)
 
     # -- event dispatch -------------------------------------------------------------------------
     def __call__(self, event_name: str | Iterable[str]) -> None:
@@ -231,19 +194,8 @@ class Learner:
     removed_cbs = _cbs.removed_cbs
     ordered_cbs = _cbs.ordered_cbs
     order_report = _cbs.order_report
-
-    def show_order(self, event: str | None = None) -> None:
-        """Print, per event, which callbacks run, in which order, and why (order value / constraint)."""
-        print(self.order_report(event))
-
-    show_training_loop = show_order
-
-    def summary(self) -> Any:
-        """Layers with output shapes and parameter counts, frozen/trainable, loss, optimizer, callbacks and
-        plugins (one training batch is run through the model in eval mode to get the shapes)."""
-        from torchloom._summary import model_summary
-
-        return model_summary(self)
+    show_order = show_training_loop = _cbs.show_order
+    summary = _summary.model_summary
 
     # -- plugins --------------------------------------------------------------------------------
     use = _use.use
@@ -251,28 +203,8 @@ class Learner:
     using = _use.using
     plugins_used = property(_use.plugins_used)
 
-    # -- optimizer ------------------------------------------------------------------------------
-    def _resolve_opt_func(self) -> Callable[..., Any]:
-        opt_func = self.opt_func
-        if isinstance(opt_func, str):
-            from torchloom._plugins.manager import get_registry  # discovery imports pluggy: only when needed
-
-            entry = get_registry().entry("optimizer", opt_func)  # unknown: lists the optimizers, names the kind
-            opt_func = entry.load()
-        return opt_func
-
-    def create_opt(self) -> None:
-        """Build the optimizer from ``opt_func(splitter(model), lr=lr)`` with fastai's norm/bias rules."""
-        opt_func = self._resolve_opt_func()
-        opt = opt_func(self.splitter(self.model), lr=self.lr)
-        if isinstance(opt, torch.optim.Optimizer):  # a plain torch optimizer: give it fastai's API
-            opt = OptimWrapper(opt=opt)
-        if not hasattr(opt, "set_hypers"):
-            raise TypeError(f"opt_func returned {type(opt).__name__}, which has no set_hypers: use a torchloom "
-                            f"optimizer (Adam, SGD...), OptimWrapper, or a torch.optim optimizer")
-        self.opt = opt
-        if hasattr(self.opt, "_flags") and hasattr(self.opt, "param_lists") and isinstance(self.model, nn.Module):
-            set_norm_bias_flags(self.opt, self.model, self.wd_bn_bias, self.train_bn)
+    # -- optimizer (torchloom._learner_opt) -------------------------------------------------------
+    create_opt = _opt.create_opt
 
     # -- the loop -------------------------------------------------------------------------------
     def _with_events(self, f: Callable[[], Any], name: str, ex: type[BaseException]) -> None:
@@ -448,20 +380,8 @@ class Learner:
         self._run_fit(self._do_fit, cbs)
 
     # -- quiet modes ----------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def no_logging(self) -> Iterator[Learner]:
-        """No epoch table / log lines inside the block."""
-        old, self.logger = self.logger, noop
-        try:
-            yield self
-        finally:
-            self.logger = old
-
-    @contextlib.contextmanager
-    def no_bar(self) -> Iterator[Learner]:
-        """No progress bar inside the block."""
-        with self.removed_cbs("progress"):
-            yield self
+    no_logging = _quiet.no_logging
+    no_bar = _quiet.no_bar
 
     # -- inference ------------------------------------------------------------------------------
     loss_not_reduced = _infer.loss_not_reduced

@@ -167,6 +167,11 @@ def order_report(learn: Learner, event: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def show_order(learn: Learner, event: str | None = None) -> None:
+    """Print, per event, which callbacks run, in which order, and why (order value / constraint)."""
+    print(order_report(learn, event))
+
+
 def describe(learn: Learner, cb: Callback) -> str:
     """``'mixup' (MixUp, from torchloom-mixup 0.1.0)`` -- the distribution when a plugin provided it."""
     for reg in (learn._used, learn._defaults):

@@ -61,17 +61,21 @@ def inference_run(learn: Learner, dl: Any, cbs: list[Callback], inner: bool = Fa
 
 def get_preds(learn: Learner, ds_idx: int = 1, dl: Any = None, with_input: bool = False, with_decoded: bool = False,
               with_loss: bool = False, act: Callable[[Any], Any] | None = None, reorder: bool = True,
-              cbs: Any = None, inner: bool = False) -> tuple[Any, ...]:
+              cbs: Any = None, inner: bool = False, concat_dim: int | None = None) -> tuple[Any, ...]:
     """Predictions on a dataset: ``(inputs?, preds, targets, decoded?, losses?)`` in dataset order.
 
     ``act`` defaults to ``loss_func.activation`` (softmax for CrossEntropyLossFlat); ``decoded``
-    applies ``loss_func.decodes`` (argmax); ``with_loss`` gives one loss per item.
+    applies ``loss_func.decodes`` (argmax); ``with_loss`` gives one loss per item. Batches are joined
+    along ``concat_dim``: by default the loader's ``preds_concat_dim`` (1 for a language-model loader,
+    whose batches continue each row's stream), else 0.
     """
 
     if dl is None:
         dl = learn._dl_at(ds_idx)
+    if concat_dim is None:
+        concat_dim = int(getattr(dl, "preds_concat_dim", 0))
     dl, order = _inference_loader(dl, reorder)
-    gather = GatherPreds(with_input=with_input, with_loss=with_loss)
+    gather = GatherPreds(with_input=with_input, with_loss=with_loss, concat_dim=concat_dim)
     extra = [] if cbs is None else list(cbs if isinstance(cbs, (list, tuple)) else [cbs])
     with learn.loss_not_reduced() if with_loss else contextlib.nullcontext():
         inference_run(learn, dl, [gather, *extra], inner=inner)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -98,6 +98,13 @@ def check_compat(learn: Learner, entry: Any) -> None:
         raise PluginConflictError(f"cannot use {me}: it requires {', '.join(map(repr, missing))}, which "
                                   f"{'is' if len(missing) == 1 else 'are'} not active; call "
                                   + " and ".join(f"learn.use({m!r})" for m in missing) + " first")
+
+
+def use_specs(learn: Learner, specs: Iterable[Any] | None) -> None:
+    """Apply ``Learner(use=[...])``: each spec is a name or a ``(name, kwargs)`` pair."""
+    for spec in specs or ():
+        name, kwargs = (spec, {}) if isinstance(spec, str) else (spec[0], dict(spec[1]))
+        use(learn, name, **kwargs)
 
 
 def use(learn: Learner, name: str, /, **kwargs: Any) -> Learner:

@@ -15,6 +15,15 @@ from torch import Tensor, nn
 __all__ = ["BCEWithLogitsLossFlat", "BaseLoss", "CrossEntropyLossFlat", "L1LossFlat", "MSELossFlat"]
 
 
+def loss_func_from_data(dls: Any) -> Any:
+    """The loss the data provides (``dls.train_ds.loss_func`` or ``dls.loss_func``) for ``Learner(loss_func=None)``."""
+    loss_func = getattr(getattr(dls, "train_ds", None), "loss_func", None) or getattr(dls, "loss_func", None)
+    if loss_func is None:
+        raise ValueError("Learner(loss_func=None): the data does not provide a default loss function "
+                         "(dls.train_ds.loss_func); pass loss_func=..., e.g. CrossEntropyLossFlat()")
+    return loss_func
+
+
 class BaseLoss:
     """Wrap ``loss_cls(*args, **kwargs)``: move ``axis`` last, flatten, optionally cast targets to float."""
 

@@ -270,6 +270,13 @@ def mk_metric(m: Any) -> Metric:
     raise TypeError(f"metrics must be Metric instances or functions (pred, targ) -> tensor, got {m!r}")
 
 
+def mk_metrics(value: Any) -> list[Metric]:
+    """The Learner's metrics from ``None``, one metric or a list (see :func:`mk_metric`)."""
+    if value is None:
+        return []
+    return [mk_metric(m) for m in (value if isinstance(value, (list, tuple)) else [value])]
+
+
 # -- functions -----------------------------------------------------------------------------------
 
 def accuracy(inp: Tensor, targ: Tensor, axis: int = -1) -> Tensor:

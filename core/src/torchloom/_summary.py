@@ -7,10 +7,13 @@ mode, no gradients, the model's train/eval state restored afterwards).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from torchloom._learner import Learner
 
 __all__ = ["LayerRow", "ModelSummary", "model_summary"]
 
@@ -65,8 +68,9 @@ def _first_batch(learn: Any) -> tuple[Any, ...]:
     return b[:n]
 
 
-def model_summary(learn: Any) -> ModelSummary:
-    """Build the summary of ``learn`` (what ``learn.summary()`` returns)."""
+def model_summary(learn: Learner) -> ModelSummary:
+    """Layers with output shapes and parameter counts, frozen/trainable, loss, optimizer, callbacks and
+    plugins (one training batch is run through the model in eval mode to get the shapes)."""
     from torchloom._tensors import to_device
 
     model: nn.Module = learn.model

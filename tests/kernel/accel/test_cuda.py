@@ -69,18 +69,19 @@ def test_compile_with_inductor_on_cuda() -> None:
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-3)
 
 
-def test_ddp_on_cuda_matches_one_process(tmp_path: Path) -> None:
-    sys.path.insert(0, str(DIST))
-    try:
-        import ddp_job
-    finally:
-        sys.path.remove(str(DIST))
+@pytest.mark.parametrize("backend", [
+    "gloo",  # several ranks may share one GPU
+    pytest.param("nccl", marks=pytest.mark.skipif(torch.cuda.device_count() < 2,
+                                                  reason="NCCL needs one GPU per rank: 2 GPUs")),
+])
+def test_ddp_on_cuda_matches_one_process(tmp_path: Path, backend: str) -> None:
+    from tests.kernel.distributed import ddp_job
+
     os.environ["DDP_JOB_DEVICE"] = "cuda"
     try:
         single = ddp_job.run(tmp_path / "single")
     finally:
         del os.environ["DDP_JOB_DEVICE"]
-    backend = "nccl" if torch.cuda.device_count() >= 2 else "gloo"  # NCCL needs one GPU per rank
     env = {**os.environ, "DDP_JOB_DEVICE": "cuda", "TORCHLOOM_DDP_BACKEND": backend, "OMP_NUM_THREADS": "1"}
     out = tmp_path / "ddp"
     out.mkdir()
@@ -89,7 +90,7 @@ def test_ddp_on_cuda_matches_one_process(tmp_path: Path) -> None:
                        timeout=300)
     assert p.returncode == 0, p.stderr[-5000:]
     r0 = torch.load(out / "result_0.pt")
-    assert r0["distributed"]
+    assert r0["distributed"] and r0["backend"] == backend
     for k, v in single["weights"].items():
         torch.testing.assert_close(r0["weights"][k], v, rtol=1e-4, atol=1e-5)
     assert r0["validate"] == pytest.approx(single["validate"], rel=1e-4)

@@ -113,6 +113,18 @@ def run(out: Path, mode: str = "main", resume_from: str | None = None) -> dict[s
         learn.fit_one_cycle(2)
         res["weights"], res["values"] = _weights(learn), learn.recorder.values
         res["plugins"] = sorted(learn.plugins_used)
+        precision = getattr(learn, "fp16", None)
+        res["loss_scale"] = getattr(precision, "loss_scale", None)
+        return res
+    if mode == "compile":  # use("compile") (aot_eager) with use("ddp"), switched on in both orders
+        for first in ("ddp", "compile"):
+            learn = make_learner(learn_path)
+            learn.unuse("ddp")  # on by itself under torchrun; off in one process anyway
+            for name in (first, "compile" if first == "ddp" else "ddp"):
+                learn.use(name, **({"backend": "aot_eager"} if name == "compile" else {}))
+            learn.fit_one_cycle(2)
+            res[first] = {"weights": _weights(learn), "values": learn.recorder.values,
+                          "compiled": (learn.compile.compiled, learn.compile.failed)}
         return res
     if mode == "explode":
         learn = make_learner(learn_path)
@@ -124,6 +136,7 @@ def run(out: Path, mode: str = "main", resume_from: str | None = None) -> dict[s
     learn = make_learner(learn_path)
     learn.fit_one_cycle(3, cbs=[SaveAt(1, f"{tag}_mid")])
     res["distributed"] = is_distributed()
+    res["backend"] = torch.distributed.get_backend() if is_distributed() else None
     res["weights"] = _weights(learn)
     res["values"] = learn.recorder.values
     res["losses"] = learn.recorder.losses

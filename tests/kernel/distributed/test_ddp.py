@@ -30,7 +30,7 @@ def _torchrun(out: Path, *args: str, timeout: float = TORCHRUN_TIMEOUT) -> subpr
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    import ddp_job
+    from tests.kernel.distributed import ddp_job
 
     single_dir, ddp_dir = tmp_path_factory.mktemp("single"), tmp_path_factory.mktemp("ddp")
     single = ddp_job.run(single_dir)

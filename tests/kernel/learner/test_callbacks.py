@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import tiny
 
+from tests.kernel.learner.helpers import tiny
 from torchloom import Callback
 from torchloom.callbacks._base import CallbackOrderError, FuncCallback, callback, class2attr
 

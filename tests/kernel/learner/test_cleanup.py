@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import recorded, tiny
 
+from tests.kernel.learner.helpers import recorded, tiny
 from torchloom import Callback, CancelBatchException
 from torchloom.testing import EventRecorder
 

@@ -7,8 +7,8 @@ import types
 
 import pytest
 import torch
-from conftest import tiny
 
+from tests.kernel.learner.helpers import tiny
 from torchloom import Callback, TensorBase, accuracy, error_rate
 from torchloom.callbacks._core import Recorder, format_time
 from torchloom.callbacks._progress import ProgressCallback, display_mode

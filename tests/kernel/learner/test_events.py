@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import BATCH_TRAIN, BATCH_VALID, recorded, tiny
 
+from tests.kernel.learner.helpers import BATCH_TRAIN, BATCH_VALID, recorded, tiny
 from torchloom import (
     Callback,
     CancelBackwardException,

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import tiny
 from torch.nn import functional as F
 
+from tests.kernel.learner.helpers import tiny
 from torchloom import Callback, accuracy
 from torchloom.testing import EventRecorder
 

@@ -4,55 +4,10 @@ from __future__ import annotations
 import sys
 
 import pytest
-from conftest import tiny
 
+from tests.kernel.learner.helpers import HEAVY, PLUGIN, tiny
 from torchloom import PluginConflictError
 from torchloom._plugins import UnknownNameError, get_registry
-
-PLUGIN = """
-import torchloom
-PLUGIN_API = 1
-
-@torchloom.hookimpl
-def register_callbacks(register):
-    register("sparkle", "{pkg}.heavy:Sparkle", order=7, after=["recorder"], conflicts=["glitter"], doc="sparkles")
-    register("glitter", "{pkg}.heavy:Glitter", doc="glitters")
-    register("fp_a", "{pkg}.heavy:Glitter", slot="precision")
-    register("fp_b", "{pkg}.heavy:Plain", slot="precision")
-    register("needy", "{pkg}.heavy:Plain", requires=["sparkle"])
-
-@torchloom.hookimpl
-def register_optimizers(register):
-    register("sparkle_sgd", "{pkg}.heavy:make_sgd", doc="SGD, sparkly")
-"""
-
-HEAVY = """
-from torchloom import Callback
-
-class Sparkle(Callback):
-    def __init__(self, amount=1.0):
-        super().__init__()
-        self.amount, self.n = amount, 0
-
-    def before_batch(self):
-        self.n += 1
-
-    def state_dict(self):
-        return {"n": self.n, "amount": self.amount}
-
-    def load_state_dict(self, s):
-        self.n, self.amount = s["n"], s["amount"]
-
-class Glitter(Callback):
-    order = 33
-
-class Plain(Callback):
-    pass
-
-def make_sgd(params, lr=0.1, mom=0.0):
-    from torchloom import SGD
-    return SGD(params, lr=lr, mom=mom)
-"""
 
 
 @pytest.fixture

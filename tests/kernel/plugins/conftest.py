@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import pytest
-from fakedist import Site
 
+from tests.kernel.fakedist import Site
 from torchloom._plugins import reset_registry
 
 

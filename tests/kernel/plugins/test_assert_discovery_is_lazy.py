@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from fakedist import Site
 
+from tests.kernel.fakedist import Site
 from torchloom.testing import assert_discovery_is_lazy
 
 EAGER_PLUGIN = """

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from fakedist import Site
 
+from tests.kernel.fakedist import Site
 from torchloom._cli import main
 
 BROKEN = "import torchloom\nraise ImportError('libfoo.so: cannot open shared object file')\n"

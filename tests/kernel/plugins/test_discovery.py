@@ -4,8 +4,8 @@ from __future__ import annotations
 import sys
 
 import pytest
-from fakedist import Site, probe
 
+from tests.kernel.fakedist import Site, probe
 from torchloom._plugins import KINDS, PluginError, get_registry
 
 

@@ -2,7 +2,7 @@
 distribution, and slow imports are reported."""
 from __future__ import annotations
 
-from fakedist import Site, probe
+from tests.kernel.fakedist import Site, probe
 
 KEYBOARD_AT_IMPORT = """
 import torchloom

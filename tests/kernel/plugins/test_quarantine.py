@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import pytest
-from fakedist import Site, probe
 
+from tests.kernel.fakedist import Site, probe
 from torchloom._plugins import NameClashError, PluginError, PluginWarning, get_registry
 
 BROKEN_IMPORT = """

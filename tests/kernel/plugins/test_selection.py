@@ -1,7 +1,7 @@
 """TORCHLOOM_PLUGINS / TORCHLOOM_DISABLE_PLUGINS choose what loads; skipped plugins are never imported."""
 from __future__ import annotations
 
-from fakedist import Site, probe
+from tests.kernel.fakedist import Site, probe
 
 
 def _by_name(state: dict) -> dict[str, dict]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import importlib.metadata
 
 import pytest
-from fakedist import Site
 
+from tests.kernel.fakedist import Site
 from torchloom._plugins import PluginError, UnknownNameError, get_registry
 
 

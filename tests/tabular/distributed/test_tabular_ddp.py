@@ -28,11 +28,8 @@ def _torchrun(out: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    sys.path.insert(0, str(HERE))
-    try:
-        import tab_ddp_job
-    finally:
-        sys.path.remove(str(HERE))
+    from tests.tabular.distributed import tab_ddp_job
+
     single = tab_ddp_job.run(tmp_path_factory.mktemp("single"))
     out = tmp_path_factory.mktemp("ddp")
     p = _torchrun(out)

@@ -49,8 +49,9 @@ def run(out: Path) -> dict[str, Any]:
     learn.logger = lambda *a: None
     seen = FirstEpochBatches()
     learn.fit_one_cycle(2, 1e-2, cbs=[seen])
+    preds, targs = learn.get_preds()
     return {"world": num_distrib(), "values": learn.recorder.values, "batches": seen.xs,
-            "n_batches": seen.n_batches,
+            "n_batches": seen.n_batches, "preds": preds, "targs": targs,
             "weights": {k: v.detach().clone() for k, v in unwrap_model(learn.model).state_dict().items()}}
 
 

@@ -17,6 +17,8 @@ from torchloom_text import LMDataLoader
 
 from torchloom import Shard
 
+GLOBAL_BS = 16  # lm_ddp_job.GLOBAL_BS
+
 HERE = Path(__file__).parent
 TORCHRUN_TIMEOUT = 240  # a shared, loaded CI machine; an idle one needs about 20 s
 
@@ -57,11 +59,8 @@ def test_a_corpus_too_small_for_every_rank_is_a_clear_error() -> None:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    sys.path.insert(0, str(HERE))
-    try:
-        import lm_ddp_job
-    finally:
-        sys.path.remove(str(HERE))
+    from tests.text.distributed import lm_ddp_job
+
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -92,3 +91,14 @@ def test_lm_fit_reports_the_same_metrics_on_every_rank_as_one_process(runs: dict
     torch.testing.assert_close(torch.tensor(r0["values"]), torch.tensor(single["values"]), rtol=1e-4, atol=1e-4)
     for k, v in single["weights"].items():
         torch.testing.assert_close(r0["weights"][k], v, rtol=1e-4, atol=1e-5, msg=lambda m, k=k: f"{k}: {m}")
+
+
+def test_get_preds_gathers_the_validation_rows_in_the_single_process_order(runs: dict[str, Any]) -> None:
+    single, (r0, r1) = runs["single"], runs["ranks"]
+    preds, targs = single["preds"], single["targs"]
+    # one process: bs rows, each row's stream whole (batches joined along time), one score per token
+    assert preds.ndim == 3 and len(preds) == GLOBAL_BS and preds.shape[1] > 20 and targs.shape == preds.shape[:2]
+    for r in (r0, r1):  # every rank holds the whole validation set, rows in one process's order
+        assert r["preds"].shape == preds.shape
+        assert torch.equal(r["targs"], targs)
+        torch.testing.assert_close(r["preds"], preds, rtol=1e-4, atol=1e-4)

@@ -5,15 +5,8 @@ plugins; the callback module and wandb itself are imported only when the callbac
 """
 from __future__ import annotations
 
-from typing import Any
+from torchloom import lazy_exports
 
-__version__ = "0.1.0"
 __all__ = ["WandbCallback"]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "WandbCallback":
-        from .callback import WandbCallback
-
-        return WandbCallback
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, {"WandbCallback": "callback"}, extra=__all__, dist="torchloom-wandb")

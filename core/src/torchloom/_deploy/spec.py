@@ -7,13 +7,14 @@ describe the model: unknown layout, a newer plugin API, or a model file whose ha
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SPEC_VERSION", "InvalidExportError", "sidecar_path", "file_sha256", "write_spec", "read_spec"]
+from torchloom._download import sha256_file
+
+__all__ = ["SPEC_VERSION", "InvalidExportError", "sidecar_path", "write_spec", "read_spec"]
 
 #: Layout version of the sidecar JSON; a reader refuses a larger one.
 SPEC_VERSION = 1
@@ -30,20 +31,12 @@ def sidecar_path(model_file: str | os.PathLike) -> Path:
     return p.with_name(p.name + ".json")
 
 
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def write_spec(model_file: Path, spec: dict[str, Any]) -> Path:
     """Write ``spec`` (plus the model file's name and hash) beside ``model_file``, atomically."""
     from torchloom._persist.atomic import atomic_write
 
     doc = {"torchloom_export": SPEC_VERSION, **spec, "model_file": model_file.name,
-           "sha256": file_sha256(model_file)}
+           "sha256": sha256_file(model_file)}
     out = sidecar_path(model_file)
     with atomic_write(out, "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=2, sort_keys=False)
@@ -94,7 +87,7 @@ def read_spec(path: str | os.PathLike, check_hash: bool = True) -> tuple[Path, d
         model = model.with_name(Path(spec["model_file"]).name)
     if not model.is_file():
         raise InvalidExportError(f"{side} describes {model.name}, which is missing: copy it beside {side.name}")
-    if check_hash and spec.get("sha256") != file_sha256(model):
+    if check_hash and spec.get("sha256") != sha256_file(model):
         raise InvalidExportError(f"{model} does not match the sha256 recorded in {side.name}: the file is corrupt "
                                  "or was replaced; export it again")
     return model, spec

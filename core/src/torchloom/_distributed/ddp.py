@@ -47,7 +47,7 @@ from torchloom._distributed.env import (
 from torchloom._distributed.sampler import Shard
 from torchloom._distributed.sync import sync_metric
 from torchloom.callbacks._base import Callback
-from torchloom.callbacks._core import GatherPreds, Recorder
+from torchloom.callbacks._core import GatherPreds, Recorder, cat_batches
 from torchloom.callbacks._progress import ProgressCallback
 from torchloom.callbacks._training import GradientAccumulation
 from torchloom.data._dataloader import DataLoader
@@ -59,15 +59,17 @@ def _noop(*args: Any, **kwargs: Any) -> None:
     return None
 
 
-def _combine(items: list[Any]) -> Any:
-    """Per-batch gathered values -> one value (tensors concatenated, tuples element-wise, lists joined)."""
+def _combine(items: list[Any], dim: int = 0) -> Any:
+    """Per-batch gathered values -> one value (tensors joined along ``dim``, tuples element-wise, lists joined).
+
+    Rows stay on dim 0 either way, so the rank gather below interleaves rows back into one process's order."""
     if not items:
         return None
     first = items[0]
     if isinstance(first, torch.Tensor):
-        return torch.stack(items) if first.ndim == 0 else torch.cat(items)
+        return cat_batches(items, dim)
     if isinstance(first, tuple):
-        return tuple(_combine([it[i] for it in items]) for i in range(len(first)))
+        return tuple(_combine([it[i] for it in items], dim) for i in range(len(first)))
     return [o for it in items for o in (it if isinstance(it, list) else [it])]
 
 
@@ -245,7 +247,7 @@ class DistributedTrainer(Callback):
                     sync_metric(m)
         for gp in [c for c in learn.cbs if isinstance(c, GatherPreds)]:
             for attr in ("inputs", "preds", "targets", "losses"):
-                local = _combine(getattr(gp, attr))
+                local = _combine(getattr(gp, attr), gp.concat_dim)
                 skels = [s for s in all_gather_objects(_skeleton(local)) if s is not None]
                 setattr(gp, attr, [_gather(local, skels[0])] if skels else [])
 

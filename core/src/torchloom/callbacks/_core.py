@@ -331,16 +331,21 @@ def _detach(x: Any) -> Any:
     return x
 
 
-def _cat(items: list[Any]) -> Any:
+def cat_batches(items: list[Tensor], dim: int = 0) -> Tensor:
+    """Per-batch tensors joined along ``dim``; stacked on a new last axis when they have only ``dim`` axes
+    (scalars, or one value per row when ``dim`` is 1)."""
+    d = min(dim, items[0].ndim)
+    return torch.stack(items, d) if d == items[0].ndim else torch.cat(items, d)
+
+
+def _cat(items: list[Any], dim: int = 0) -> Any:
     if not items:
         return None
     first = items[0]
     if isinstance(first, Tensor):
-        if first.ndim == 0:
-            return torch.stack(items).cpu()
-        return torch.cat(items).cpu()
+        return cat_batches(items, dim).cpu()
     if isinstance(first, tuple):
-        parts = tuple(_cat([it[i] for it in items]) for i in range(len(first)))
+        parts = tuple(_cat([it[i] for it in items], dim) for i in range(len(first)))
         return parts[0] if len(parts) == 1 else parts
     return [o for it in items for o in (it if isinstance(it, list) else [it])]
 
@@ -351,9 +356,9 @@ class GatherPreds(Callback):
     order = 0
     run_train = False
 
-    def __init__(self, with_input: bool = False, with_loss: bool = False) -> None:
+    def __init__(self, with_input: bool = False, with_loss: bool = False, concat_dim: int = 0) -> None:
         super().__init__()
-        self.with_input, self.with_loss = with_input, with_loss
+        self.with_input, self.with_loss, self.concat_dim = with_input, with_loss, concat_dim
         self.before_validate()
 
     def before_validate(self) -> None:
@@ -378,9 +383,10 @@ class GatherPreds(Callback):
 
     def result(self) -> list[Any]:
         """``[inputs?, preds, targets, losses?]`` concatenated on the CPU (None where nothing was seen)."""
-        res = [_cat(self.preds), _cat(self.targets)]
+        d = self.concat_dim
+        res = [_cat(self.preds, d), _cat(self.targets, d)]
         if self.with_input:
-            res.insert(0, _cat(self.inputs))
+            res.insert(0, _cat(self.inputs, d))
         if self.with_loss:
-            res.append(_cat(self.losses))
+            res.append(_cat(self.losses, d))
         return res

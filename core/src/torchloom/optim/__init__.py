@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING
 from torchloom._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from torchloom.optim._optimizer import SGD, Adam, AdamW, Lookahead, Optimizer, RAdam, ranger
+    from torchloom.optim._optimizer import (
+        SGD,
+        Adam,
+        AdamW,
+        Lookahead,
+        Optimizer,
+        RAdam,
+        hyper_per_group,
+        ranger,
+    )
     from torchloom.optim._steppers import (
         Stepper,
         adam_step,
@@ -36,6 +45,7 @@ _LAZY: dict[str, str] = {
     "RAdam": "_optimizer",
     "Lookahead": "_optimizer",
     "ranger": "_optimizer",
+    "hyper_per_group": "_optimizer",
     "OptimWrapper": "_wrapper",
     "Stepper": "_steppers",
     "sgd_step": "_steppers",
@@ -53,7 +63,7 @@ _LAZY: dict[str, str] = {
 
 __all__ = [
     "Adam", "AdamW", "Lookahead", "OptimWrapper", "Optimizer", "RAdam", "SGD", "Stepper", "adam_step",
-    "average_grad", "average_sqr_grad", "bind_stepper", "debias", "l2_reg", "momentum_step", "radam_step",
+    "average_grad", "average_sqr_grad", "bind_stepper", "debias", "hyper_per_group", "l2_reg", "momentum_step", "radam_step",
     "ranger", "sgd_step", "step_stat", "weight_decay",
 ]
 

@@ -27,7 +27,7 @@ from torchloom.optim._steppers import (
 )
 
 __all__ = [
-    "SGD", "Adam", "AdamW", "BaseOptimizer", "Lookahead", "Optimizer", "RAdam", "even_mults", "norm_bias_params",
+    "SGD", "Adam", "AdamW", "BaseOptimizer", "Lookahead", "Optimizer", "RAdam", "even_mults", "hyper_per_group", "norm_bias_params",
     "ranger", "set_norm_bias_flags",
 ]
 
@@ -42,6 +42,28 @@ def even_mults(start: float, stop: float, n: int) -> list[float]:
         return [stop]
     mult = (stop / start) ** (1 / (n - 1))
     return [start * mult**i for i in range(n)]
+
+
+def hyper_per_group(k: str, v: Any, n: int) -> list[Any]:
+    """One value of hyper-parameter ``k`` for each of ``n`` parameter groups, from a scalar, one value per
+    group (list, tensor, array), ``slice(lo, hi)`` (geometric from ``lo`` to ``hi``) or ``slice(hi)``
+    (``hi / 10`` for every group but the last). Optimizers that own parameter groups share this rule."""
+    if isinstance(v, slice):
+        if v.start:
+            v = even_mults(v.start, v.stop, n)
+        else:
+            v = [v.stop / 10] * (n - 1) + [v.stop]
+    elif isinstance(v, Tensor):
+        v = v.flatten().tolist()
+    elif hasattr(v, "tolist"):  # numpy arrays and scalars
+        v = v.tolist()
+    if not isinstance(v, (list, tuple)):
+        v = [v]
+    if len(v) == 1:
+        v = list(v) * n
+    if len(v) != n:
+        raise ValueError(f"Trying to set {len(v)} values for {k!r} but there are {n} parameter groups.")
+    return list(v)
 
 
 def _split_groups(params: Any) -> tuple[list[list[Tensor]], list[dict[str, Any]]]:
@@ -142,23 +164,7 @@ class BaseOptimizer:
         self.freeze_to(0)
 
     def _expand(self, k: str, v: Any) -> list[Any]:
-        n = len(self.param_lists)
-        if isinstance(v, slice):
-            if v.start:
-                v = even_mults(v.start, v.stop, n)
-            else:
-                v = [v.stop / 10] * (n - 1) + [v.stop]
-        elif isinstance(v, Tensor):
-            v = v.flatten().tolist()
-        elif hasattr(v, "tolist"):  # numpy arrays and scalars
-            v = v.tolist()
-        if not isinstance(v, (list, tuple)):
-            v = [v]
-        if len(v) == 1:
-            v = list(v) * n
-        if len(v) != n:
-            raise ValueError(f"Trying to set {len(v)} values for {k!r} but there are {n} parameter groups.")
-        return list(v)
+        return hyper_per_group(k, v, len(self.param_lists))
 
     def set_hyper(self, k: str, v: Any) -> None:
         """Set hyper ``k`` per group: a scalar, one value per group, or ``slice(lo, hi)`` / ``slice(hi)``."""

@@ -7,13 +7,14 @@ other pickle is ever opened. The data is GroupLens's (research use with acknowle
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
+
+from torchloom import sha256_file
 
 __all__ = ["MOVIELENS_SHA256", "movielens", "movielens_path"]
 
@@ -36,11 +37,8 @@ def movielens_path(root: str | os.PathLike | None = None) -> Path:
 
 @lru_cache(maxsize=4)
 def _sha256(path: str, mtime: float, size: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """The file's SHA-256, hashed again only when its modification time or size changes."""
+    return sha256_file(path)
 
 
 def movielens(root: str | os.PathLike | None = None) -> pd.DataFrame:

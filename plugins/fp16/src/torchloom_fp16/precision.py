@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from torchloom import Callback, CancelStepException
+from torchloom import Callback, CancelStepException, num_distrib
 
 __all__ = ["BF16", "FP16", "MixedPrecision", "to_float"]
 
@@ -94,6 +94,7 @@ class MixedPrecision(Callback):
         self._in_autocast = False
         self._update_due = False
         self._pending_state: dict[str, Any] | None = None
+        self._world = 1  # DDP ranks the loss is divided over before backward (see before_backward)
 
     @property
     def use_scaler(self) -> bool:
@@ -144,7 +145,16 @@ class MixedPrecision(Callback):
     # -- loss scaling (fp16) -------------------------------------------------------------------------
     def before_backward(self) -> None:
         if self.scaler is not None and self.use_scaler:
-            self.learn.loss_grad = self.scaler.scale(self.learn.loss_grad)
+            loss = self.learn.loss_grad
+            # Under DDP each rank's loss averages over its own bs items, so its fp16 gradients are `world`
+            # times one process's on the global batch and would overflow at a `world` times smaller
+            # scale. Dividing the loss by `world` here (and multiplying the unscaled gradients back in
+            # before_step) makes the scaler skip the same steps and keep the same scale as one process.
+            ddp = isinstance(self.learn.model, torch.nn.parallel.DistributedDataParallel)
+            self._world = num_distrib() if ddp else 1
+            if self._world > 1:
+                loss = loss / self._world
+            self.learn.loss_grad = self.scaler.scale(loss)
 
     def before_step(self) -> None:
         """Unscale the gradients in place; skip the step (and shrink the scale) if any is inf/NaN."""
@@ -160,6 +170,8 @@ class MixedPrecision(Callback):
         if not holder.finite:
             self.n_skipped += 1
             raise CancelStepException()
+        if self._world > 1:
+            torch._foreach_mul_([p.grad for p in params], float(self._world))
 
     def after_batch(self) -> None:
         self._exit_autocast()

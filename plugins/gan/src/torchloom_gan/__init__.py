@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from torchloom import lazy_exports
 
-__version__ = "0.1.0"
-
 _LAZY: dict[str, str] = {
     # models
     "basic_generator": "models", "basic_critic": "models", "gan_critic": "models", "AddChannels": "models",
@@ -31,7 +29,7 @@ _LAZY: dict[str, str] = {
     "quality_cache_dir": "quality",
 }
 
-__all__ = sorted(_LAZY) + ["__version__"]
+__all__ = sorted(_LAZY)
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY, extra=__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, extra=__all__, dist="torchloom-gan")

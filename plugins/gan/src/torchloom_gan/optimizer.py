@@ -15,15 +15,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from torchloom import hyper_per_group
+
 __all__ = ["GANOptimizer", "make_gan_optimizer"]
-
-
-def _even_mults(start: float, stop: float, n: int) -> list[float]:
-    if n == 1:
-        return [stop]
-    mult = stop / start
-    step = mult ** (1 / (n - 1))
-    return [start * (step**i) for i in range(n)]
 
 
 class GANOptimizer:
@@ -56,20 +50,11 @@ class GANOptimizer:
         return list(self.gen_opt.param_groups) + list(self.crit_opt.param_groups)
 
     def _expand(self, k: str, v: Any) -> list[Any]:
-        n = len(self.param_lists)
-        if isinstance(v, slice):
-            v = _even_mults(v.start, v.stop, n) if v.start else [v.stop / 10] * (n - 1) + [v.stop]
-        elif isinstance(v, Tensor) or hasattr(v, "tolist"):
-            v = v.tolist()
-        if not isinstance(v, (list, tuple)):
-            v = [v]
-        if len(v) == 1:
-            v = list(v) * n
-        if len(v) != n:
-            raise ValueError(f"trying to set {len(v)} values for {k!r} but the GAN optimizer has {n} parameter "
-                             f"groups ({len(self.gen_opt.param_lists)} generator, "
-                             f"{len(self.crit_opt.param_lists)} critic)")
-        return list(v)
+        try:
+            return hyper_per_group(k, v, len(self.param_lists))
+        except ValueError as e:
+            raise ValueError(f"{e} The GAN optimizer's groups: {len(self.gen_opt.param_lists)} generator, "
+                             f"{len(self.crit_opt.param_lists)} critic.") from None
 
     def set_hyper(self, k: str, v: Any) -> None:
         """Set ``k`` per group over generator then critic groups (a scalar, a list or a slice)."""

@@ -8,7 +8,6 @@ Kohavi (1996), UCI Machine Learning Repository, CC BY 4.0.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 from dataclasses import dataclass
@@ -16,6 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
+
+from torchloom import sha256_file
 
 __all__ = ["ADULT_COLUMNS", "ADULT_FILES", "Adult", "adult", "adult_local_dirs"]
 
@@ -54,11 +55,8 @@ def adult_local_dirs() -> list[Path]:
 
 @lru_cache(maxsize=16)
 def _sha256(path: str, mtime: float, size: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """The file's SHA-256, hashed again only when its modification time or size changes."""
+    return sha256_file(path)
 
 
 def _verified(d: Path) -> bool:

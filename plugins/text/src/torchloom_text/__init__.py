@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from torchloom import lazy_exports
 
-__version__ = "0.1.0"
-
 _LAZY: dict[str, str] = {
     # rules and special tokens
     "UNK": "rules", "PAD": "rules", "BOS": "rules", "EOS": "rules", "FLD": "rules", "TK_REP": "rules",
@@ -44,7 +42,7 @@ _LAZY: dict[str, str] = {
     "rotten_tomatoes": "datasets", "fortunes": "datasets", "DataNotFoundError": "datasets",
 }
 
-__all__ = sorted(_LAZY) + ["__version__"]
+__all__ = sorted(_LAZY)
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY, extra=__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, extra=__all__, dist="torchloom-text")

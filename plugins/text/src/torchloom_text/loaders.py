@@ -64,6 +64,7 @@ class LMDataLoader(DataLoader):
         super().__init__(dataset, bs=bs, shuffle=shuffle, drop_last=False, **kwargs)
 
     shards_by_rank = True  # under ``learn.use("ddp")`` each rank reads its own streams (see ``_geometry``)
+    preds_concat_dim = 1  # get_preds: each batch continues every row's stream, so batches join along time
 
     def _geometry(self) -> tuple[int, int, int]:
         """``(streams in all, stream length, batches)``: ``bs`` streams per process, ``bs * world`` under DDP."""

@@ -3,8 +3,8 @@ import json
 
 import pytest
 import torch
-from datahelpers_kernel import TensorImage, make_img
 
+from tests.kernel.data.helpers import TensorImage, make_img
 from torchloom import (
     Categorize,
     DataLoader,

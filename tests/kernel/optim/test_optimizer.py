@@ -162,6 +162,18 @@ def test_set_hyper_slice_semantics():
     assert even_mults(1e-3, 1e-1, 3) == pytest.approx([1e-3, 1e-2, 1e-1])
 
 
+def test_hyper_per_group_is_the_public_rule_optimizers_share():
+    """Plugins with their own parameter groups (the GAN optimizer) expand values through this function."""
+    from torchloom import hyper_per_group
+
+    assert hyper_per_group("lr", slice(1e-3, 1e-1), 3) == pytest.approx([1e-3, 1e-2, 1e-1])
+    assert hyper_per_group("lr", slice(1e-2), 2) == pytest.approx([1e-3, 1e-2])
+    assert hyper_per_group("mom", 0.9, 2) == [0.9, 0.9]
+    assert hyper_per_group("wd", torch.tensor([[0.0], [0.1]]), 2) == pytest.approx([0.0, 0.1])
+    with pytest.raises(ValueError, match="3 values for 'lr' but there are 2 parameter groups"):
+        hyper_per_group("lr", [1, 2, 3], 2)
+
+
 def test_param_groups_torch_compatible_and_write_through():
     opt = Adam(_groups(_model()), lr=1e-3)
     pgs = opt.param_groups

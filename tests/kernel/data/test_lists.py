@@ -1,8 +1,8 @@
 """TfmdLists and Datasets: lazy transforms, splits, n_inp, decode, vocab, new/new_empty."""
 import pytest
 import torch
-from datahelpers_kernel import TensorImage, make_img
 
+from tests.kernel.data.helpers import TensorImage, make_img
 from torchloom import Categorize, Datasets, ItemTransform, TensorCategory, TfmdLists, Transform
 
 ITEMS = [(i, "b" if i % 3 == 0 else "a") for i in range(30)]

@@ -4,8 +4,8 @@ import random
 import numpy as np
 import pytest
 import torch
-from datahelpers_kernel import TensorImage, make_img
 
+from tests.kernel.data.helpers import TensorImage, make_img
 from torchloom import DataLoader, IntToFloatTensor, TensorCategory, Transform
 from torchloom.data._dataloader import CollateError, SkipItemException, collate
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from pointdata import make_learner
 
+from tests.kernel.deploy.pointdata import make_learner
 from torchloom.testing import synth_learner
 
 

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from datahelpers_kernel import make_img
 
+from tests.kernel.data.helpers import make_img
 from torchloom import (
     Categorize,
     CategoryBlock,

@@ -9,10 +9,10 @@ import zipfile
 import numpy as np
 import pytest
 import torch
-from pointdata import items, make_learner
 
+from tests.kernel.deploy.pointdata import items, make_learner
 from torchloom import InvalidExportError, load_exported
-from torchloom._deploy.spec import file_sha256
+from torchloom._download import sha256_file
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def _resign(path):
     """Record the tampered file's hash in its JSON, as an attacker shipping both files would."""
     side = path.with_name(path.name + ".json")
     spec = json.loads(side.read_text())
-    side.write_text(json.dumps({**spec, "sha256": file_sha256(path)}))
+    side.write_text(json.dumps({**spec, "sha256": sha256_file(path)}))
 
 
 class _Evil:

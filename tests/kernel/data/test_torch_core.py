@@ -7,8 +7,8 @@ import pickle
 import pytest
 import torch
 import torch.nn.functional as F
-from datahelpers_kernel import TensorImage, TensorMask
 
+from tests.kernel.data.helpers import TensorImage, TensorMask
 from torchloom import TensorBase, TensorCategory, TensorMultiCategory, to_device, to_plain
 from torchloom._tensors import retain_type, retain_types
 

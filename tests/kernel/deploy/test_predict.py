@@ -6,8 +6,8 @@ import csv
 import json
 
 import pytest
-from pointdata import NAMES, READER, READER_PLUGIN, items, make_learner
 
+from tests.kernel.deploy.pointdata import NAMES, READER, READER_PLUGIN, items, make_learner
 from torchloom import MissingPluginError, UnreadableItemError, load_exported, predict_files
 from torchloom._plugins import reset_registry
 

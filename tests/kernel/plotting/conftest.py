@@ -1,4 +1,4 @@
-"""Display tests train tiny synthetic models: one intra-op thread (the shared CI box has 2 cores)."""
+"""Plot tests train tiny synthetic models: one intra-op thread (the shared CI box has 2 cores)."""
 from __future__ import annotations
 
 import pytest

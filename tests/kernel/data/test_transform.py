@@ -5,8 +5,8 @@ from typing import Union
 
 import pytest
 import torch
-from datahelpers_kernel import TensorImage, TensorMask
 
+from tests.kernel.data.helpers import TensorImage, TensorMask
 from torchloom import (
     ItemTransform,
     Pipeline,

@@ -1,4 +1,4 @@
-"""Logger tests train tiny synthetic models: one intra-op thread (the shared CI box has 2 cores)."""
+"""Callback tests train tiny synthetic models: one intra-op thread (the shared CI box has 2 cores)."""
 from __future__ import annotations
 
 import pytest

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_use import HEAVY, PLUGIN
 
+from tests.kernel.learner.helpers import HEAVY, PLUGIN
 from torchloom import Callback
 from torchloom.testing import CallbackContract
 
