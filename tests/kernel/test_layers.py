@@ -37,7 +37,7 @@ LAYERS: list[tuple[str, list[str]]] = [
                  "_persist.learner_io", "_tta", "_deploy.spec", "_deploy.readers", "_deploy.export"]),
     ("features", ["_interpret", "testing._markdown", "_persist.load_learner", "testing._events", "testing._synth", "testing._contract",
                   "testing._discovery", "testing", "_cli", "_newplugin", "_deploy", "_deploy.pt2check",
-                  "_deploy.runtime", "_deploy.predict"]),
+                  "_deploy.learner_runtime", "_deploy.runtime", "_deploy.predict"]),
 ]
 #: package ``__init__`` files that only re-export names lazily (they import ``_lazy`` and ``_version``).
 NAMESPACES = ["", "data", "optim", "callbacks", "_plugins", "_persist"]

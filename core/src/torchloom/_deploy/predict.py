@@ -147,8 +147,9 @@ def predict_files(export: str | os.PathLike, inputs: Sequence[str | os.PathLike]
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``torchloom predict``."""
-    parser.add_argument("export", help="a portable export: the .onnx or .pt2 file written by learn.export(..., "
-                                       "format='onnx' | 'torch.export'), or its .json")
+    parser.add_argument("export", help="an export: the .onnx or .pt2 file written by learn.export(..., "
+                                       "format='onnx' | 'torch.export'), its .json, or the default .safetensors "
+                                       "export (needs torch and the learner's plugins)")
     parser.add_argument("inputs", nargs="+", help="files, folders (walked recursively) or CSV/TSV files listing "
                                                   "the inputs")
     parser.add_argument("--batch-size", "--bs", type=int, default=64, help="samples per model call (default 64)")

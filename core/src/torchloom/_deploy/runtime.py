@@ -92,6 +92,11 @@ def _torch_export(path: Path, spec: dict[str, Any]) -> ExportedModel:
 
 
 def load_exported(path: str | os.PathLike, check_hash: bool = True) -> ExportedModel:
-    """Open a portable export (the model file or its ``.json``) after checking its description and hash."""
+    """Open a portable export (the model file or its ``.json``) after checking its description and hash, or the
+    default ``.safetensors`` export (rebuilt with ``load_learner``; its data's reader reads the inputs)."""
+    if Path(path).suffix == ".safetensors":
+        from torchloom._deploy.learner_runtime import open_safetensors_export
+
+        return ExportedModel(Path(path), *open_safetensors_export(path))
     model_file, spec = read_spec(path, check_hash=check_hash)
     return (_onnx if spec["format"] == "onnx" else _torch_export)(model_file, spec)

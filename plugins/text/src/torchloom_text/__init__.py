@@ -36,6 +36,8 @@ _LAZY: dict[str, str] = {
     "Perplexity": "metrics", "TextLearner": "learner", "LMLearner": "learner",
     "language_model_learner": "learner", "text_classifier_learner": "learner",
     "EncoderMismatchError": "learner", "match_embeds": "learner",
+    # portable exports
+    "TextReader": "reader",
     # datasets
     "rotten_tomatoes": "datasets", "fortunes": "datasets", "DataNotFoundError": "datasets",
 }

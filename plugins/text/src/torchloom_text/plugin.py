@@ -22,6 +22,8 @@ def register_callbacks(register):
 def register_transforms(register):
     register("tokenize", f"{_T}.tokenize:Tokenizer", doc="text -> tokens with fastai's rules (xxbos, xxmaj, ...)")
     register("numericalize", f"{_T}.numericalize:Numericalize", doc="tokens -> ids (vocab from train, xxunk)")
+    register("text_reader", f"{_T}.reader:TextReader", reader=True,
+             doc="portable exports: raw text (.txt file or CSV cell) -> token ids, padded first")
 
 
 @torchloom.hookimpl

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
-__all__ = ["RNNDropout", "WeightDropout", "EmbeddingDropout", "AWD_LSTM", "LinearDecoder", "SequentialRNN",
+__all__ = ["RNNDropout", "WeightDropout", "EmbeddingDropout", "AWD_LSTM", "lstm_loop", "LinearDecoder", "SequentialRNN",
            "get_language_model", "awd_lstm_lm_config", "awd_lstm_clas_config", "awd_lstm_lm_split"]
 
 awd_lstm_lm_config = dict(emb_sz=400, n_hid=1152, n_layers=3, pad_token=1, bidir=False, output_p=0.1,
@@ -130,6 +130,22 @@ class AWD_LSTM(nn.Module):
         self.raw_outputs, self.outputs = raw, outs
         return out
 
+    def forward_stateless(self, inp: Tensor) -> Tensor:
+        """One pass over ``inp`` from a zero state, without dropout or kept state: the eval-mode path that
+        ``torch.export`` traces (no Python-side state, so batch and sequence length stay symbolic).
+
+        While exporting, each LSTM runs as a ``torch.while_loop`` over time (ONNX ``Loop``), because
+        ``nn.LSTM``'s decomposition unrolls it over the example's length and fixes the sequence axis."""
+        out = self.encoder(inp)
+        exporting = torch.compiler.is_exporting()
+        for i, rnn in enumerate(self.rnns):
+            if exporting:
+                out = lstm_loop(rnn.module, out)
+            else:
+                h0 = out.new_zeros(1, inp.shape[0], self.n_hid if i != self.n_layers - 1 else self.emb_sz)
+                out, _ = rnn.module(out, (h0, h0))
+        return out
+
     def _change_hidden(self, bs: int) -> None:
         """Keep the state of the first ``bs`` rows (new rows start from zeros): ``SentenceEncoder`` feeds only
         the rows whose text has started, the batch being sorted by decreasing length."""
@@ -151,6 +167,34 @@ class AWD_LSTM(nn.Module):
         if device is None:
             device = self.encoder.weight.device
         self.hidden = [(self._one_hidden(i, device), self._one_hidden(i, device)) for i in range(self.n_layers)]
+
+
+def lstm_loop(lstm: nn.LSTM, x: Tensor) -> Tensor:
+    """``lstm(x)[0]`` from a zero state for a one-layer, one-way, ``batch_first`` LSTM, written as a
+    ``torch.while_loop`` over the time steps: traced once whatever the sequence length (ONNX ``Loop``)."""
+    if lstm.num_layers != 1 or lstm.bidirectional or lstm.proj_size or not lstm.batch_first:
+        raise ValueError("lstm_loop: needs a one-layer, one-way, batch_first LSTM without projection")
+    if not hasattr(torch, "while_loop"):
+        raise RuntimeError(f"exporting the LSTM with a variable sequence length needs torch.while_loop (torch>=2.14); "
+                           f"this is torch {torch.__version__}")
+    w_hh = lstm.weight_hh_l0
+    bias = lstm.bias_ih_l0 + lstm.bias_hh_l0 if lstm.bias else None
+    steps = F.linear(x, lstm.weight_ih_l0, bias).transpose(0, 1).contiguous()  # (seq, bs, 4 * n_hid)
+
+    def cond(t: Tensor, out: Tensor, h: Tensor, c: Tensor) -> Tensor:
+        return t < steps.shape[0]
+
+    def body(t: Tensor, out: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        i, f, g, o = (steps.index_select(0, t.view(1))[0] + F.linear(h, w_hh)).chunk(4, 1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        return t + 1, out.index_copy(0, t.view(1), h[None]), h, c
+
+    start = torch.zeros((), dtype=torch.long, device=x.device)
+    out0 = x.new_zeros(steps.shape[0], x.shape[0], w_hh.shape[1])
+    h0, c0 = (x.new_zeros(x.shape[0], w_hh.shape[1]) for _ in range(2))  # carried tensors must not alias
+    _, out, _, _ = torch.while_loop(cond, body, (start, out0, h0, c0))
+    return out.transpose(0, 1)
 
 
 class LinearDecoder(nn.Module):

@@ -27,6 +27,8 @@ class SentenceEncoder(nn.Module):
         self.module.reset()
 
     def forward(self, inp: Tensor) -> tuple[Tensor, Tensor]:
+        if torch.compiler.is_exporting():
+            return self.forward_export(inp)
         bs, sl = inp.shape
         self.module.bs = bs
         self.module.reset(device=inp.device)
@@ -37,13 +39,17 @@ class SentenceEncoder(nn.Module):
         lasts: list[Tensor] = []
         for i in range(0, sl, self.bptt):
             chunk = inp[:, i:min(i + self.bptt, sl)]
-            # padding comes first, in whole chunks, and rows are sorted by decreasing length: feed only the
-            # rows whose text has started (the others keep a zero state), as fastai does
+            # padding comes first, in whole chunks; with rows sorted by decreasing length (SortedDL) feed only
+            # the rows whose text has started (the others keep a zero state), as fastai does
             started = ~mask[:, i]
             real_bs = int(started.sum())
-            if 0 < real_bs < bs and bool(started[:real_bs].all()):
+            prefix = 0 < real_bs < bs and bool(started[:real_bs].all())
+            if prefix:
                 chunk = chunk[:real_bs]
             o = self.module(chunk)
+            if real_bs < bs and not prefix:  # rows in any order: those still in their padding restart from zero
+                on = started.to(o.dtype)[None, :, None]
+                self.module.hidden = [(h * on, c * on) for h, c in self.module.hidden]
             if self.max_len is None or sl - i <= self.max_len:
                 outs.append(_pad_rows(o, bs))
                 masks.append(mask[:, i:min(i + self.bptt, sl)])
@@ -54,6 +60,30 @@ class SentenceEncoder(nn.Module):
             self.raw_out, self.out = torch.cat(raws, dim=1), torch.cat(lasts, dim=1)
         return torch.cat(outs, dim=1), torch.cat(masks, dim=1)
 
+    def forward_export(self, inp: Tensor) -> tuple[Tensor, Tensor]:
+        """The eval-mode forward ``torch.export`` traces: each row's text (between its leading and trailing
+        padding) is read from a zero state in one pass, and its outputs are laid out at the end of the row
+        with the padding before them, so every row gives what it gives alone, whatever the padding.
+
+        Same results as ``forward`` on one text (``predict``) and on length-sorted batches; only the
+        outputs of the last ``max_len`` tokens (rounded up to whole ``bptt`` chunks) are pooled.
+        """
+        sl = inp.shape[1]
+        pos = torch.arange(sl, device=inp.device)[None]
+        real = inp != self.pad_idx
+        first = torch.where(real, pos, sl).amin(dim=1, keepdim=True)
+        last = torch.where(real, pos, -1).amax(dim=1, keepdim=True)
+        n = (last - first + 1).clamp(min=0)
+        left = inp.gather(1, (pos + first).clamp(max=sl - 1))  # text first; what follows it does not matter
+        out = self.module.forward_stateless(left)
+        shift = sl - n
+        right = out.gather(1, (pos - shift).clamp(min=0)[..., None].expand(-1, -1, out.shape[2]))
+        skip = shift
+        if self.max_len is not None:  # as forward: leading bptt chunks beyond max_len only set the state
+            dropped = torch.div(n - self.max_len + self.bptt - 1, self.bptt, rounding_mode="floor").clamp(min=0)
+            skip = shift + dropped * self.bptt
+        return right, pos < skip
+
 
 def _pad_rows(t: Tensor, bs: int) -> Tensor:
     if t.shape[0] >= bs:
@@ -61,15 +91,24 @@ def _pad_rows(t: Tensor, bs: int) -> Tensor:
     return torch.cat([t, t.new_zeros(bs - t.shape[0], *t.shape[1:])])
 
 
-def masked_concat_pool(output: Tensor, mask: Tensor, bptt: int) -> Tensor:
-    """``[last, max, mean]`` of the non-padding outputs of each sequence (padding is at the start)."""
+def masked_concat_pool(output: Tensor, mask: Tensor, bptt: int | None = None) -> Tensor:
+    """``[last, max, mean]`` of the non-padding outputs of each sequence.
+
+    ``last`` is the output at the last position that is not padding, wherever the padding is (fastai
+    counts the padding in the last ``bptt`` positions instead, which picks a wrong position when the
+    batch's length is not a whole number of chunks). ``bptt`` is accepted for fastai's signature."""
+    pos = torch.arange(output.shape[1], device=output.device)
+    last_pos = torch.where(mask, -1, pos[None]).amax(dim=1)
+    last = output[torch.arange(output.shape[0], device=output.device), last_pos]
+    return torch.cat([last, *_max_avg_pool(output, mask)], 1)
+
+
+def _max_avg_pool(output: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
     lens = output.shape[1] - mask.long().sum(dim=1)
-    last_lens = mask[:, -bptt:].long().sum(dim=1)
     avg_pool = output.masked_fill(mask[:, :, None], 0).sum(dim=1)
     avg_pool = avg_pool / lens.clamp(min=1).type(avg_pool.dtype)[:, None]
     max_pool = output.masked_fill(mask[:, :, None], -float("inf")).max(dim=1)[0]
-    last = output[torch.arange(0, output.size(0), device=output.device), -last_lens - 1]
-    return torch.cat([last, max_pool, avg_pool], 1)
+    return max_pool, avg_pool
 
 
 class PoolingLinearClassifier(nn.Module):
