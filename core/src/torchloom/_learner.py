@@ -4,7 +4,6 @@ the callbacks change. The rest of the Learner's methods live in ``_learner_*`` m
 """
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from torch import nn
 import torchloom._deploy.export as _dexport
 import torchloom._learner_cbs as _cbs
 import torchloom._learner_fit as _fit
+import torchloom._learner_guard as _guard
 import torchloom._learner_infer as _infer
 import torchloom._learner_opt as _opt
 import torchloom._learner_quiet as _quiet
@@ -29,7 +29,6 @@ from torchloom._metrics import mk_metrics
 from torchloom._tensors import batch_to_device, same_device
 from torchloom.callbacks._base import (
     EVENTS,
-    INNER_LOOP,
     Callback,
     CancelBackwardException,
     CancelBatchException,
@@ -39,15 +38,9 @@ from torchloom.callbacks._base import (
     CancelStepException,
     CancelTrainException,
     CancelValidException,
-    event_handler,
-    sort_callbacks,
 )
 
 __all__ = ["Learner", "trainable_params"]
-
-_STEP_EVENTS = ("before_backward", "after_cancel_backward", "after_backward",
-                "before_step", "after_cancel_step", "after_step")
-
 
 def trainable_params(m: nn.Module) -> list[nn.Parameter]:
     """The default splitter: one parameter group with every parameter that requires grad."""
@@ -158,63 +151,12 @@ class Learner:
                     raise
 
     _describe = _cbs.describe
+    _cb_error = _cbs.cb_error
+    _rebuild = _cbs.rebuild
+    _cb_event_changed = _cbs.cb_event_changed
+    _cbs_changed = _cbs.cbs_changed
 
-    def _cb_error(self, cb: Callback, name: str, e: BaseException) -> bool:
-        """Apply the callback's error policy; True means the error was swallowed."""
-        if isinstance(e, Exception) and cb.on_error == "warn" and getattr(e, "_torchloom_where", None) is None:
-            warnings.warn(
-                f"callback {self._describe(cb)} failed in {name}: {type(e).__name__}: {e}. "
-                f"It is disabled for the rest of this fit (on_error='warn').", RuntimeWarning, stacklevel=3)
-            self._disabled.add(id(cb))
-            self._rebuild()
-            return True
-        _annotate(e, f"in callback {self._describe(cb)} during event {name!r}")
-        return False
 
-    def _rebuild(self) -> None:
-        """Sort the callbacks and precompute, per event, the bound methods that implement it."""
-        self.cbs = sort_callbacks(self._insertion)
-        train: dict[str, Any] = {}
-        valid: dict[str, Any] = {}
-        for ev in EVENTS:
-            handlers = []
-            for cb in self.cbs:
-                if id(cb) in self._disabled:
-                    continue
-                meth = event_handler(cb, ev)
-                if meth is not None:
-                    handlers.append((cb, meth))
-            if ev in INNER_LOOP:
-                train[ev] = tuple(h for h in handlers if h[0].run_train)
-                valid[ev] = tuple(h for h in handlers if h[0].run_valid)
-            else:
-                train[ev] = valid[ev] = tuple(handlers)
-        self._ev_train, self._ev_valid = train, valid
-        self._note_step_events()
-
-    def _note_step_events(self) -> None:
-        # With no backward/step handlers (the default) the batch skips their dispatch: nothing would run.
-        self._plain_step = not any(self._ev_train[e] for e in _STEP_EVENTS)
-
-    def _cb_event_changed(self, name: str) -> None:
-        """Called by a callback when it (un)sets one event handler: refresh that event's table only."""
-        if name not in self._ev_train or not hasattr(self, "cbs"):
-            self._rebuild()
-            return
-        handlers = tuple((cb, m) for cb in self.cbs
-                         if id(cb) not in self._disabled and (m := event_handler(cb, name)) is not None)
-        if name in INNER_LOOP:
-            self._ev_train[name] = tuple(h for h in handlers if h[0].run_train)
-            self._ev_valid[name] = tuple(h for h in handlers if h[0].run_valid)
-        else:
-            self._ev_train[name] = self._ev_valid[name] = handlers
-        self._note_step_events()
-
-    def _cbs_changed(self) -> None:
-        """Called by a callback when its ordering or run flags change."""
-        self._rebuild()
-
-    # -- callbacks ------------------------------------------------------------------------------
     add_cb = _cbs.add_cb
     add_cbs = _cbs.add_cbs
     remove_cb = _cbs.remove_cb
@@ -364,33 +306,8 @@ class Learner:
             self.epoch = epoch
             self._with_events(self._do_epoch, "epoch", CancelEpochException)
 
-    def _fire_cleanup(self, exc: BaseException | None) -> list[tuple[Callback, BaseException]]:
-        """``cleanup_fit`` to every callback, last-run first; each call guarded so all of them run."""
-        errors = []
-        for cb in reversed(self.cbs):
-            fn = event_handler(cb, "cleanup_fit")
-            if fn is None:
-                continue
-            try:
-                fn()
-            except BaseException as e2:
-                errors.append((cb, e2))
-                if exc is not None:
-                    exc.add_note(f"torchloom: while cleaning up, callback {cb.name!r} also raised in "
-                                 f"cleanup_fit: {type(e2).__name__}: {e2}")
-        return errors
-
-    def _end_cleanup(self) -> None:
-        self.dl, self.xb, self.yb, self.pred, self.loss, self.loss_grad = None, (None,), (None,), None, None, None
-        self._first_param = None
-        for cb in self._insertion:
-            if not cb.run:  # Callback.__setattr__ is Python code: only write when something changes
-                cb.run = True
-            if "_fit_handles" in cb.__dict__:
-                cb._remove_fit_handles()
-        if self._disabled:
-            self._disabled.clear()
-            self._rebuild()
+    _fire_cleanup = _guard.fire_cleanup
+    _end_cleanup = _guard.end_cleanup
 
     def _run_fit(self, body: Callable[[], Any], cbs: Any = None) -> None:
         """Fire the fit events around ``body`` with guaranteed cleanup (shared by fit and inference).

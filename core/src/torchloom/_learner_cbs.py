@@ -1,5 +1,5 @@
-"""The Learner's callback bookkeeping: adding, removing and temporarily swapping callbacks, and the
-ordering report. Functions of a learner; its methods of the same names call them.
+"""The Learner's callback bookkeeping: adding, removing and temporarily swapping callbacks, the per-event
+dispatch tables, the callback error policy and the ordering report. Functions of a learner; its methods of the same names call them.
 """
 from __future__ import annotations
 
@@ -8,7 +8,16 @@ import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from torchloom.callbacks._base import EVENTS, INNER_LOOP, Callback, cb_aliases, order_edges
+from torchloom._learner_guard import annotate
+from torchloom.callbacks._base import (
+    EVENTS,
+    INNER_LOOP,
+    Callback,
+    cb_aliases,
+    event_handler,
+    order_edges,
+    sort_callbacks,
+)
 
 if TYPE_CHECKING:
     from torchloom._learner import Learner
@@ -179,3 +188,67 @@ def describe(learn: Learner, cb: Callback) -> str:
             if u.cb is cb:
                 return f"{cb.name!r} ({type(cb).__name__}, from {u.entry.dist} {u.entry.version})"
     return f"{cb.name!r} ({type(cb).__name__})"
+
+
+_STEP_EVENTS = ("before_backward", "after_cancel_backward", "after_backward",
+                "before_step", "after_cancel_step", "after_step")
+
+
+def rebuild(learn: Learner) -> None:
+    """Sort the callbacks and precompute, per event, the bound methods that implement it (the dispatch tables)."""
+    learn.cbs = sort_callbacks(learn._insertion)
+    train: dict[str, Any] = {}
+    valid: dict[str, Any] = {}
+    for ev in EVENTS:
+        handlers = []
+        for cb in learn.cbs:
+            if id(cb) in learn._disabled:
+                continue
+            meth = event_handler(cb, ev)
+            if meth is not None:
+                handlers.append((cb, meth))
+        if ev in INNER_LOOP:
+            train[ev] = tuple(h for h in handlers if h[0].run_train)
+            valid[ev] = tuple(h for h in handlers if h[0].run_valid)
+        else:
+            train[ev] = valid[ev] = tuple(handlers)
+    learn._ev_train, learn._ev_valid = train, valid
+    _note_step_events(learn)
+
+
+def _note_step_events(learn: Learner) -> None:
+    # With no backward/step handlers (the default) the batch skips their dispatch: nothing would run.
+    learn._plain_step = not any(learn._ev_train[e] for e in _STEP_EVENTS)
+
+
+def cb_event_changed(learn: Learner, name: str) -> None:
+    """Called by a callback when it (un)sets one event handler: refresh that event's table only."""
+    if name not in learn._ev_train or not hasattr(learn, "cbs"):
+        rebuild(learn)
+        return
+    handlers = tuple((cb, m) for cb in learn.cbs
+                     if id(cb) not in learn._disabled and (m := event_handler(cb, name)) is not None)
+    if name in INNER_LOOP:
+        learn._ev_train[name] = tuple(h for h in handlers if h[0].run_train)
+        learn._ev_valid[name] = tuple(h for h in handlers if h[0].run_valid)
+    else:
+        learn._ev_train[name] = learn._ev_valid[name] = handlers
+    _note_step_events(learn)
+
+
+def cbs_changed(learn: Learner) -> None:
+    """Called by a callback when its ordering or run flags change."""
+    rebuild(learn)
+
+
+def cb_error(learn: Learner, cb: Callback, name: str, e: BaseException) -> bool:
+    """Apply the callback's error policy; True means the error was swallowed."""
+    if isinstance(e, Exception) and cb.on_error == "warn" and getattr(e, "_torchloom_where", None) is None:
+        warnings.warn(
+            f"callback {learn._describe(cb)} failed in {name}: {type(e).__name__}: {e}. "
+            f"It is disabled for the rest of this fit (on_error='warn').", RuntimeWarning, stacklevel=3)
+        learn._disabled.add(id(cb))
+        rebuild(learn)
+        return True
+    annotate(e, f"in callback {learn._describe(cb)} during event {name!r}")
+    return False
