@@ -16,6 +16,7 @@ _PROVIDERS: dict[str, tuple[str, ...]] = {
     ),
     "torchloom-text": (
         "rnn_reset", "rnn_regularizer", "gradual_unfreeze", "tokenize", "numericalize", "rotten-tomatoes", "fortunes",
+        "text_reader",
     ),
     "torchloom-tabular": ("adult", "categorify", "fill_missing", "normalize_tab"),
     "torchloom-collab": ("movielens",),
