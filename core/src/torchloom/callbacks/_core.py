@@ -172,7 +172,6 @@ class Recorder(Callback):
         self.log: list[Any] = []
         self.metric_names: list[str] = []
         self._losses: list[float] = []
-        self._pending: list[Tensor] = []
         self._valid_vals: list[Any] = []
         self._opt: Any = None
         self._groups: Any = None
@@ -228,7 +227,7 @@ class Recorder(Callback):
     def before_fit(self) -> None:
         if self.learn.is_inference:
             return
-        self.lrs, self.iters, self.values, self._losses, self._pending = [], [], [], [], []
+        self.lrs, self.iters, self.values, self._losses = [], [], [], []
         self.hps = {}
         self.metric_names = self._names()
         self.smooth_loss.reset()
@@ -353,7 +352,7 @@ class Recorder(Callback):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.lrs, self._losses = list(state.get("lrs", [])), list(state.get("losses", []))
-        self.iters, self._pending = list(state.get("iters", [])), []
+        self.iters = list(state.get("iters", []))
         self.values = [list(v) for v in state.get("values", [])]
         self.metric_names = list(state.get("metric_names", self.metric_names))
 
