@@ -5,15 +5,12 @@ finds the same inf/NaN (or none), skips the same steps and keeps the same loss s
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-JOB_DIR = Path(__file__).resolve().parents[1] / "kernel" / "distributed"
+from tests.kernel.distributed.launch import torchrun_job
 
 
 def test_fp16_ddp_on_cpu_matches_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -24,10 +21,7 @@ def test_fp16_ddp_on_cpu_matches_one_process(tmp_path: Path, monkeypatch: pytest
     assert single["plugins"] == ["fp16"]
     out = tmp_path / "ddp"
     out.mkdir()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(JOB_DIR)}
-    p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                        str(JOB_DIR / "ddp_job.py"), str(out), "plugins"], env=env, capture_output=True, text=True,
-                       timeout=240)
+    p = torchrun_job(out, "plugins")
     assert p.returncode == 0, f"torchrun failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-5000:]}"
     r0, r1 = (torch.load(out / f"result_{r}.pt") for r in range(2))
     assert r0["plugins"] == r1["plugins"] == ["fp16"] and r0["world"] == 2

@@ -1,15 +1,12 @@
 """DDP with the precision and EMA plugins: two gloo processes under torchrun match one process."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-JOB_DIR = Path(__file__).resolve().parents[1] / "kernel" / "distributed"
+from tests.kernel.distributed.launch import torchrun_job
 
 
 @pytest.mark.parametrize("plugins", ["bf16,ema"])
@@ -22,10 +19,7 @@ def test_ddp_with_bf16_and_ema_matches_one_process(tmp_path: Path, monkeypatch: 
     assert single["plugins"] == ["bf16", "ema"]
     out = tmp_path / "ddp"
     out.mkdir()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(JOB_DIR)}
-    p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                        str(JOB_DIR / "ddp_job.py"), str(out), "plugins"], env=env, capture_output=True, text=True,
-                       timeout=240)
+    p = torchrun_job(out, "plugins")
     assert p.returncode == 0, p.stderr[-4000:]
     r0, r1 = (torch.load(out / f"result_{r}.pt") for r in range(2))
     for k, v in single["weights"].items():

@@ -5,19 +5,17 @@ Skipped without a GPU; ``python bench/gpu_check.py`` runs them (and the plugins'
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
+from tests.kernel.distributed.launch import torchrun_job
 from torchloom import CrossEntropyLossFlat, DataLoader, Learner, accuracy
 from torchloom.testing import SynthDataLoaders
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
-DIST = Path(__file__).resolve().parent.parent / "distributed"
 
 
 def _blobs(n: int = 512, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -82,12 +80,9 @@ def test_ddp_on_cuda_matches_one_process(tmp_path: Path, backend: str) -> None:
         single = ddp_job.run(tmp_path / "single")
     finally:
         del os.environ["DDP_JOB_DEVICE"]
-    env = {**os.environ, "DDP_JOB_DEVICE": "cuda", "TORCHLOOM_DDP_BACKEND": backend, "OMP_NUM_THREADS": "1"}
     out = tmp_path / "ddp"
     out.mkdir()
-    p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                        str(DIST / "ddp_job.py"), str(out), "main"], env=env, capture_output=True, text=True,
-                       timeout=300)
+    p = torchrun_job(out, "main", env={"DDP_JOB_DEVICE": "cuda", "TORCHLOOM_DDP_BACKEND": backend}, timeout=300)
     assert p.returncode == 0, p.stderr[-5000:]
     r0 = torch.load(out / "result_0.pt")
     assert r0["distributed"] and r0["backend"] == backend

@@ -6,10 +6,7 @@ the other's mid-run checkpoint.
 """
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,15 +14,7 @@ from typing import Any
 import pytest
 import torch
 
-HERE = Path(__file__).parent
-TORCHRUN_TIMEOUT = 240  # a shared, loaded CI machine; an idle one needs about 20 s
-
-
-def _torchrun(out: Path, *args: str, timeout: float = TORCHRUN_TIMEOUT) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(HERE)}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(HERE / "ddp_job.py"), str(out), *args]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+from tests.kernel.distributed.launch import TORCHRUN_TIMEOUT, torchrun_job
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +25,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     single = ddp_job.run(single_dir)
     (ddp_dir / "learn" / "models").mkdir(parents=True)
     shutil.copy(single_dir / "learn/models/single_mid.safetensors", ddp_dir / "learn/models/")
-    p = _torchrun(ddp_dir, "main", "single_mid")
+    p = torchrun_job(ddp_dir, "main", "single_mid")
     assert p.returncode == 0, f"torchrun failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-5000:]}"
     ranks = [torch.load(ddp_dir / f"result_{r}.pt") for r in range(2)]
     shutil.copy(ddp_dir / "learn/models/ddp_mid.safetensors", single_dir / "learn/models/")
@@ -103,7 +92,7 @@ def test_gradient_accumulation_matches_one_process(runs: dict[str, Any]) -> None
 
 def test_one_rank_raising_ends_the_job_with_its_error(tmp_path: Path) -> None:
     t0 = time.monotonic()
-    p = _torchrun(tmp_path, "explode")
+    p = torchrun_job(tmp_path, "explode")
     took = time.monotonic() - t0
     assert p.returncode != 0
     assert "rank one exploded on purpose" in p.stdout + p.stderr

@@ -7,14 +7,11 @@ generation that would take minutes on a loaded 2-core CI machine.
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import torch
 
-HERE = Path(__file__).parent
+from tests.kernel.distributed.launch import torchrun_job
 
 
 def test_compiled_ddp_runs_match_one_eager_process_in_either_order(tmp_path: Path) -> None:
@@ -23,10 +20,7 @@ def test_compiled_ddp_runs_match_one_eager_process_in_either_order(tmp_path: Pat
     single = ddp_job.run(tmp_path / "eager", "plugins")  # one process, eager, no plugins
     out = tmp_path / "ddp"
     out.mkdir()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(HERE), "DDP_JOB_USE": ""}
-    p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                        str(HERE / "ddp_job.py"), str(out), "compile"], env=env, capture_output=True, text=True,
-                       timeout=240)
+    p = torchrun_job(out, "compile", env={"DDP_JOB_USE": ""})
     assert p.returncode == 0, f"torchrun failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-5000:]}"
     r0, r1 = (torch.load(out / f"result_{r}.pt") for r in range(2))
     assert r0["world"] == 2
