@@ -193,19 +193,20 @@ class Learner:
         self.opt.step()
 
     def _do_one_batch(self) -> None:
-        # Per-batch events are looked up where they fire (a handler set mid-fit is seen at once) and
-        # dispatched only when some callback handles them.
+        # Per-batch events are looked up where they fire (a handler set mid-fit is seen at once: the tables
+        # are updated in place) and dispatched only when some callback handles them.
+        ev = self._ev_train if self.training else self._ev_valid
         self.pred = self.model(*self.xb)
-        if hs := (self._ev_train if self.training else self._ev_valid)["after_pred"]:
+        if hs := ev["after_pred"]:
             self._run(hs, "after_pred")
-        if self.yb:
-            self.loss_grad = loss = self.loss_func(self.pred, *self.yb)
+        if yb := self.yb:
+            self.loss_grad = loss = self.loss_func(self.pred, *yb)
             self.loss = loss.detach()
-        if hs := (self._ev_train if self.training else self._ev_valid)["after_loss"]:
+        if hs := ev["after_loss"]:
             self._run(hs, "after_loss")
         if not self.training or not self.yb:
             return
-        if self._plain_step:  # same as below when no callback handles these events
+        if self._plain_step:  # what the branch below does when no callback handles these events
             try:
                 self._backward()
             except CancelBackwardException:
@@ -230,13 +231,14 @@ class Learner:
         if n is None:
             n = 1 if len(b) == 1 else len(b) - 1
         self.xb, self.yb = b[:n], b[n:]
+        ev = self._ev_train if self.training else self._ev_valid
         try:
-            if hs := (self._ev_train if self.training else self._ev_valid)["before_batch"]:
+            if hs := ev["before_batch"]:
                 self._run(hs, "before_batch")
             self._do_one_batch()
         except CancelBatchException:
             self._fire("after_cancel_batch")
-        if hs := (self._ev_train if self.training else self._ev_valid)["after_batch"]:
+        if hs := ev["after_batch"]:
             self._run(hs, "after_batch")
 
     def _batch_device(self, dl: Any) -> torch.device | None:

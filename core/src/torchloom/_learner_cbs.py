@@ -212,7 +212,11 @@ def rebuild(learn: Learner) -> None:
             valid[ev] = tuple(h for h in handlers if h[0].run_valid)
         else:
             train[ev] = valid[ev] = tuple(handlers)
-    learn._ev_train, learn._ev_valid = train, valid
+    # updated in place: the loop holds a table for the length of a batch and must see a change made during it
+    learn._ev_train.clear()
+    learn._ev_train.update(train)
+    learn._ev_valid.clear()
+    learn._ev_valid.update(valid)
     _note_step_events(learn)
 
 

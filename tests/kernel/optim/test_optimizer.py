@@ -301,6 +301,36 @@ def test_wrapper_accepts_built_optimizer():
         OptimWrapper(m.parameters(), opt=built)
 
 
+def test_wrapper_zero_grad_clears_like_torch():
+    m = _model()
+    w = OptimWrapper(m.parameters(), opt=torch.optim.SGD, lr=0.1)
+    m(torch.randn(4, 5)).sum().backward()
+    assert all(p.grad is not None for p in m.parameters())
+    w.zero_grad(set_to_none=False)  # torch's own path: zeroed tensors stay
+    assert all(p.grad is not None and not p.grad.any() for p in m.parameters())
+    w.zero_grad()
+    assert all(p.grad is None for p in m.parameters())
+
+    class KeepsGrads(torch.optim.SGD):  # an optimizer with its own zero_grad is always asked
+        def zero_grad(self, set_to_none: bool = True) -> None:
+            self.asked = set_to_none
+
+    m(torch.randn(4, 5)).sum().backward()
+    kept = OptimWrapper(m.parameters(), opt=KeepsGrads, lr=0.1)
+    kept.zero_grad()
+    assert kept.opt.asked is True and all(p.grad is not None for p in m.parameters())
+
+
+def test_wrapper_zero_grad_keeps_the_profiler_range():
+    m = _model()
+    w = OptimWrapper(m.parameters(), opt=torch.optim.SGD, lr=0.1)
+    m(torch.randn(4, 5)).sum().backward()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        w.zero_grad()
+    assert all(p.grad is None for p in m.parameters())
+    assert any("zero_grad" in e.name for e in prof.events())
+
+
 # --- Lookahead ----------------------------------------------------------------------------------
 
 def test_lookahead_interpolates_every_k_steps():
