@@ -13,6 +13,9 @@ cost dominates (that is where fastai's 3.7x was measured).
 A third table is a whole short fit as a new user writes it: MLP 32-64-2, bs 64, 32 training batches and
 one validation batch per epoch, 3 epochs, plain ``torch.optim.SGD`` passed as ``opt_func`` (and the
 kernel's own SGD), against the same three epochs written as a raw loop; the unit is one ``fit(3)``.
+``OptimWrapper`` clears gradients directly instead of through ``torch.optim.Optimizer.zero_grad``
+(same effect, without its profiler set-up); a third row keeps torch's ``zero_grad`` so that the
+Learner's own overhead shows alone.
 usage: python bench/bench_loop.py [--batches 200] [--rounds 7] [--threads 1] [--hidden 128]
 """
 from __future__ import annotations
@@ -142,7 +145,8 @@ def run_new_user_case(rounds: int) -> None:
     configs: dict[str, Callable[[], None]] = {
         "raw PyTorch loop (torch SGD)": quiet_call(lambda: raw_fit(model, raw_opt, loss_fn, train, valid, n_epoch))}
     for name, opt_func in (("torchloom, opt_func=torch.optim.SGD", torch.optim.SGD),
-                           ("torchloom, opt_func=SGD (kernel's)", SGD)):
+                           ("torchloom, opt_func=SGD (kernel's)", SGD),
+                           ("torchloom, torch.optim.SGD, torch's zero_grad", TorchZeroGradSGD)):
         learn = Learner(ListDLs(train, valid), copy.deepcopy(base), nn.CrossEntropyLoss(), opt_func=opt_func,
                         lr=0.1, progress=False)
         configs[name] = quiet_fit(learn, n_epoch)
@@ -170,6 +174,15 @@ def run_new_user_case(rounds: int) -> None:
     for name in configs:
         med, wall = statistics.median(times[name]), statistics.median(walls[name])
         print(f"{name:<{width}}  {med:10.3f}  {med / raw:5.2f}x  {wall:11.3f}  {wall / raw_wall:5.2f}x")
+
+
+class TorchZeroGradSGD(torch.optim.SGD):
+    """``torch.optim.SGD`` with ``zero_grad`` overridden (by itself): ``OptimWrapper`` then calls torch's own
+    ``zero_grad`` as the raw loop does, instead of clearing the gradients directly. The fit then pays exactly
+    the raw loop's optimizer calls, so its ratio is the Learner's own overhead (plus one Python frame a batch)."""
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        super().zero_grad(set_to_none=set_to_none)
 
 
 def make_model_small() -> nn.Module:

@@ -76,7 +76,8 @@ class AvgMetric(Metric):
 
     def accumulate(self, learn: Any) -> None:
         bs = find_bs(learn.yb)
-        self.total = self.total + self.func(learn.pred, *learn.yb).detach() * bs
+        v = self.func(learn.pred, *learn.yb).detach() * bs
+        self.total = self.total + v if self.count else v  # the first batch: no ``0.0 + tensor`` op
         self.count += bs
 
     @property
@@ -101,7 +102,9 @@ class AvgLoss(Metric):
 
     def accumulate(self, learn: Any) -> None:
         bs = find_bs(learn.yb)
-        self.total = self.total + learn.loss.mean() * bs
+        loss = learn.loss
+        v = (loss.mean() if loss.ndim else loss) * bs  # a reduced loss is already its mean (a mean op costs ~3 us)
+        self.total = self.total + v if self.count else v
         self.count += bs
 
     @property

@@ -81,6 +81,10 @@ def test_avg_loss_and_smooth_loss():
     al.accumulate(fake_learn(None, torch.zeros(3), loss=torch.tensor(1.0)))
     al.accumulate(fake_learn(None, torch.zeros(1), loss=torch.tensor(5.0)))
     assert al.value.item() == pytest.approx(2.0)
+    al.reset()  # a loss left unreduced (one value per item) counts by its mean
+    al.accumulate(fake_learn(None, torch.zeros(2), loss=torch.tensor([1.0, 3.0])))
+    al.accumulate(fake_learn(None, torch.zeros(2), loss=torch.tensor(6.0)))
+    assert al.value.item() == pytest.approx(4.0)
     sm = AvgSmoothLoss(beta=0.5)
     for v in (4.0, 2.0):
         sm.accumulate(fake_learn(None, torch.zeros(1), loss=torch.tensor(v)))
