@@ -54,6 +54,8 @@ def test_export_load_learner_predict(trained, tmp_path):
     assert files
     fn = sorted((fashion_sample_path() / "valid" / "Trouser").glob("*.png"))[0]
     loaded = load_learner(tmp_path / "fashion")
+    convs = [p for p in loaded.model.parameters() if p.dim() == 4 and p.shape[-1] > 1]
+    assert convs and all(p.is_contiguous(memory_format=torch.channels_last) for p in convs)  # trained that way
     dec, idx, probs = loaded.predict(fn)
     dec0, idx0, probs0 = trained.predict(fn)
     assert torch.allclose(probs, probs0, atol=1e-5) and int(idx) == int(idx0)

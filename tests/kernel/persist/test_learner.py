@@ -198,6 +198,37 @@ def test_export_and_load_learner_predicts_the_same(tmp_path):
         assert a[0] == b[0] and torch.allclose(a[2], b[2])
 
 
+@model_factory
+def small_cnn(n_out: int = 2) -> nn.Module:
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 1), nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten(), nn.Linear(8, n_out))
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_load_learner_restores_the_memory_format(tmp_path, channels_last):
+    from torchloom import Learner
+
+    torch.manual_seed(0)
+    model = small_cnn(2)
+    if channels_last:  # what vision_learner does by default
+        model.to(memory_format=torch.channels_last)
+    learn = Learner(((),), model, loss_func=nn.CrossEntropyLoss(), path=tmp_path, progress=False,
+                    model_spec={"factory": f"{__name__}:small_cnn", "kwargs": {"n_out": 2}})
+    with pytest.warns(UserWarning, match="no get_spec"):
+        p = learn.export()
+    new = load_learner(p)
+    w = new.model[0].weight
+    assert w.is_contiguous(memory_format=torch.channels_last) == channels_last
+    assert w.is_contiguous() != channels_last
+    x = torch.randn(2, 3, 5, 5)
+    assert torch.allclose(new.model(x), learn.model.eval()(x), atol=1e-6)
+    obj, meta = load_file(p)
+    meta["memory_format"] = "channels_first"
+    save_file(p, obj, meta=meta)
+    with pytest.raises(ValueError, match="'memory_format' must be 'channels_last' or null, got 'channels_first'"):
+        load_learner(p)
+
+
 def test_export_refuses_unsafe_factories(tmp_path):
     learn = _learn(tmp_path)
     with pytest.raises(ValueError, match="model_spec"):

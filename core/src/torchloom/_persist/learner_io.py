@@ -376,6 +376,16 @@ def load_checkpoint(learn: Learner, file: str | os.PathLike) -> int:
     return int(pos["epoch"]) + 1
 
 # -- export ----------------------------------------------------------------------------------
+def memory_format_of(model: nn.Module) -> str | None:
+    """``"channels_last"`` when the model's 4-d weights are stored channels-last, else None.
+
+    The first 4-d parameter whose two layouts differ decides (a 1x1 convolution is both)."""
+    for p in model.parameters():
+        if p.dim() == 4 and p.is_contiguous() != p.is_contiguous(memory_format=torch.channels_last):
+            return "channels_last" if p.is_contiguous(memory_format=torch.channels_last) else None
+    return None
+
+
 def export(learn: Learner, fname: str | os.PathLike = "export") -> Path:
     """Write a learn-describing inference artifact: weights + model/loss/data specs + plugin versions."""
     spec = learn.model_spec
@@ -400,9 +410,11 @@ def export(learn: Learner, fname: str | os.PathLike = "export") -> Path:
                       "load_learner returns a Learner without DataLoaders (predict on tensors only)",
                       UserWarning, stacklevel=2)
     opt_func = learn.opt_func if isinstance(learn.opt_func, str) else None
-    obj = {"model": unwrap_model(learn.model).state_dict(), "dls": dls_tensors, "loss": loss["config"]}
+    model = unwrap_model(learn.model)
+    obj = {"model": model.state_dict(), "dls": dls_tensors, "loss": loss["config"]}
     flatten(loss["config"])  # fails early, naming the item, if the loss config is not storable
     meta = {"kind": "export", "torchloom": __version__, "model_spec": spec,
+            "memory_format": memory_format_of(model) if isinstance(model, nn.Module) else None,
             "loss": {k: v for k, v in loss.items() if k != "config"}, "dls": dls_spec, "opt_func": opt_func,
             "plugins": dict(getattr(learn, "plugins_used", {}) or {})}
     path = Path(fname)

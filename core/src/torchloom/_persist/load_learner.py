@@ -89,6 +89,9 @@ def load_learner(fname: str | os.PathLike, cpu: bool = True) -> Learner:
     kwargs = check_kwargs(factory, spec.get("kwargs", {}), what="model factory", source=path,
                           field="model_spec.kwargs")
     model = _build_model(factory, kwargs, _need(obj, "model", dict, path, "model (weights)"), path)
+    memory_format = meta.get("memory_format")
+    if memory_format not in (None, "channels_last"):
+        raise BadFileError(f"{path}: field 'memory_format' must be 'channels_last' or null, got {memory_format!r}")
     loss_meta = _need(meta, "loss", dict, path, "loss")
     _need(loss_meta, "target", str, path, "loss.target")
     loss_func = _resolve_loss({**loss_meta, "config": obj.get("loss", {})}, source=path)
@@ -108,6 +111,8 @@ def load_learner(fname: str | os.PathLike, cpu: bool = True) -> Learner:
             raise BadFileError(f"{path}: dls: cannot rebuild the DataLoaders ({detail})") from e
     device = torch.device("cpu") if cpu or not torch.cuda.is_available() else torch.device("cuda")
     model.to(device)
+    if memory_format == "channels_last":  # the layout it was trained in (vision learners default to it)
+        model.to(memory_format=torch.channels_last)
     model.eval()
     learner_kwargs: dict[str, Any] = {}
     opt_func = meta.get("opt_func")
