@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
+from tests.security.helpers import mlp, real_dls  # the same small labelled data set
 from torchloom import MissingPluginError, load_learner
 from torchloom._persist.safe import UnsafeFileError, load_file, model_factory, save_file
-from torchloom._transform import Transform
 from torchloom.callbacks._base import Callback, FuncCallback
 from torchloom.callbacks._checkpoint import Checkpoint
 from torchloom.callbacks._trackers import EarlyStopping, ReduceLROnPlateau, SaveModel
@@ -149,40 +149,12 @@ def test_resume_with_missing_plugin_names_it(tmp_path):
 
 # --- export / load_learner ----------------------------------------------------------------------
 
-class GetFeats(Transform):
-    def encodes(self, item: tuple):
-        return torch.tensor(item[0], dtype=torch.float32)
-
-
-class GetLabel(Transform):
-    def encodes(self, item: tuple):
-        return item[1]
-
-
-@model_factory
-def mlp(n_in: int = 4, n_out: int = 2, hidden: int = 8) -> nn.Module:
-    return nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, n_out))
-
-
-def _real_dls():
-    from torchloom.data._dataloaders import DataLoaders
-    from torchloom.data._lists import Datasets
-    from torchloom.data._transforms import Categorize
-
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(60, 4, generator=g)
-    items = [(row.tolist(), "pos" if row[0] > 0 else "neg") for row in x]
-    dsets = Datasets(items, tfms=[[GetFeats()], [GetLabel(), Categorize()]],
-                     splits=(list(range(45)), list(range(45, 60))))
-    return DataLoaders.from_dsets(dsets.train, dsets.valid, bs=16), items
-
-
 def test_export_and_load_learner_predicts_the_same(tmp_path):
     from torchloom import CrossEntropyLossFlat, Learner
 
-    dls, items = _real_dls()
+    dls, items = real_dls()
     torch.manual_seed(0)
-    spec = {"factory": f"{__name__}:mlp", "kwargs": {"n_in": 4, "n_out": 2, "hidden": 8}}
+    spec = {"factory": f"{mlp.__module__}:mlp", "kwargs": {"n_in": 4, "n_out": 2, "hidden": 8}}
     learn = Learner(dls, mlp(4, 2, 8), loss_func=CrossEntropyLossFlat(label_smoothing=0.1), path=tmp_path,
                     model_spec=spec, progress=False)
     learn.logger = lambda *a: None
